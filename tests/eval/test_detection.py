@@ -112,8 +112,9 @@ def test_coco_perfect_predictions(rng, iou_type, capsys):
     gt = gt_images(rng)
     preds = [{**g, "scores": np.array([0.9, 0.8])} for g in gt]
     r = coco_ap(preds, gt, iou_type=iou_type)
-    for k in ("AP", "AP50", "AP75", "AR1", "AR10", "AR100"):
+    for k in ("AP", "AP50", "AP75", "AR10", "AR100"):
         assert r[k] == pytest.approx(1.0), k
+    assert r["AR1"] == pytest.approx(0.5)  # two objects per image, one detection allowed
     assert capsys.readouterr().out == ""  # pycocotools' prints are captured
 
 
