@@ -336,6 +336,20 @@ def test_davis_2016_path_style_split_and_binary(tmp_path):
     assert read_label_map(tmp_path / "Annotations" / "480p" / "car" / "00000.png").max() == 2
 
 
+def test_davis_void_label_and_annotation_folder(tmp_path):
+    lab = _lab(0)
+    lab[0, 0] = 255
+    write_sequence_tree(tmp_path, "s", [_img(0)], [lab])
+    (tmp_path / "Annotations").rename(tmp_path / "Annotations_unsupervised")
+    assert create_dataset("davis_tree", root=tmp_path).labels("s", 0) is None
+    ds = create_dataset("davis_tree", root=tmp_path, annotations="Annotations_unsupervised", void_label=255)
+    np.testing.assert_array_equal(ds.labels("s", 0), _lab(0))
+    raw = create_dataset("davis_tree", root=tmp_path, annotations="Annotations_unsupervised")
+    assert raw.labels("s", 0)[0, 0] == 255
+    with pytest.raises(DataLayoutError, match="Annotations_x"):
+        create_dataset("davis_tree", root=tmp_path, annotations="Annotations_x")
+
+
 def test_davis_wrong_root_prints_tree(tmp_path):
     (tmp_path / "frames").mkdir()
     with pytest.raises(DataLayoutError) as e:

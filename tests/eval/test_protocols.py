@@ -274,3 +274,14 @@ def test_clevrtex_reconstruction_mse(tmp_path):
 def test_clevrtex_wrong_root_prints_expected_tree(tmp_path):
     with pytest.raises(DataLayoutError, match="CLEVRTEX_<key>_<6 digits>_flat.png"):
         create_protocol("clevrtex").evaluate(tmp_path, tmp_path)
+
+
+def test_davis2017_prefers_unsupervised_annotations(tmp_path):
+    v = make_moving_shapes(frames=2, size=(24, 24), objects=2, seed=5)
+    for t, lab in enumerate(v.labels):
+        write_label_map(tmp_path / "gt" / "Annotations_unsupervised" / "480p" / "c" / f"{t:05d}.png", lab)
+        # the semi-supervised annotations differ: scoring against them would not be perfect
+        write_label_map(tmp_path / "gt" / "Annotations" / "480p" / "c" / f"{t:05d}.png", np.zeros_like(lab))
+    write_preds(tmp_path / "pred", {"c": list(v.labels)})
+    res = create_protocol("davis2017-unsupervised").evaluate(tmp_path / "pred", tmp_path / "gt")
+    assert res.summary["J&F_mean"] == pytest.approx(1.0)

@@ -95,8 +95,12 @@ def test_accumulator_against_slow_reference(rng):
     np.testing.assert_allclose(r["f_beta_curve"], curve.mean(0), atol=1e-12)
 
     hard = soft > 0.5
-    assert r["acc"] == pytest.approx(np.mean([accuracy_score(gt[i].ravel(), hard[i].ravel()) for i in range(9)]))
-    ious = [((hard[i] & gt[i]).sum() / (hard[i] | gt[i]).sum()) if (hard[i] | gt[i]).any() else 0.0 for i in range(9)]
+    accs = [accuracy_score(gt[i].ravel(), hard[i].ravel()) for i in range(9)]
+    assert r["acc"] == pytest.approx(np.mean(accs))
+    ious = [
+        (hard[i] & gt[i]).sum() / (hard[i] | gt[i]).sum() if (hard[i] | gt[i]).any() else 0.0
+        for i in range(9)
+    ]
     assert r["iou"] == pytest.approx(np.mean(ious))
     assert r["f_beta"] == pytest.approx(np.mean([slow_f(hard[i], gt[i]) for i in range(9)]))
     assert r["images"] == 9

@@ -205,8 +205,6 @@ def contingency(pred: np.ndarray, true: np.ndarray, valid: np.ndarray | None = N
             return dense
     kp = int(pred.max()) + 1 if pred.size else 1
     kt = int(true.max()) + 1 if true.size else 1
-    pred_ids: np.ndarray = np.arange(kp, dtype=np.int64)
-    true_ids: np.ndarray = np.arange(kt, dtype=np.int64)
     if n * kp * kt > DENSE_TABLE_LIMIT:
         pred, pred_ids = _compact_global(pred)
         true, true_ids = _compact_global(true)
@@ -215,6 +213,8 @@ def contingency(pred: np.ndarray, true: np.ndarray, valid: np.ndarray | None = N
             pred, pred_ids = _compact_per_image(pred, pred_ids)
             true, true_ids = _compact_per_image(true, true_ids)
             kp, kt = pred_ids.shape[1], true_ids.shape[1]
+    else:
+        pred_ids, true_ids = np.arange(kp, dtype=np.int64), np.arange(kt, dtype=np.int64)
     pred_ids = np.broadcast_to(pred_ids, (n, kp)) if pred_ids.ndim == 1 else pred_ids
     true_ids = np.broadcast_to(true_ids, (n, kt)) if true_ids.ndim == 1 else true_ids
 

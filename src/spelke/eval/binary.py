@@ -90,7 +90,7 @@ def jaccard(pred: object, true: object, void: object | None = None) -> np.ndarra
 
     DAVIS ``J`` (Perazzi et al. 2016, eq. 1). Where prediction and ground truth are both empty (union 0)
     J is 1.0, as in davis2017-evaluation's ``db_eval_iou`` (an empty prediction of an absent object is
-    correct). Saliency benchmarks use 0.0 there instead; see :class:`spelke.eval.saliency.SaliencyAccumulator`.
+    correct). Saliency benchmarks use 0.0 there instead (:class:`spelke.eval.saliency.SaliencyAccumulator`).
 
     Args:
         pred: predicted masks (N, H, W) or (H, W); nonzero = foreground.
@@ -167,7 +167,7 @@ def boundary_radius(shape: tuple[int, int], bound_th: float = 0.008) -> float:
 
 def _disk(radius: float) -> np.ndarray:
     """Disk structuring element: integer offsets (dy, dx) with dy^2 + dx^2 <= radius^2."""
-    r = int(math.floor(radius))
+    r = math.floor(radius)
     yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     return (yy * yy + xx * xx <= radius * radius).astype(np.uint8)
 
@@ -182,7 +182,9 @@ def dilate_disk(maps: np.ndarray, radius: float) -> np.ndarray:
     return out
 
 
-def _f_from_counts(n_pred: np.ndarray, n_true: np.ndarray, pred_hit: np.ndarray, true_hit: np.ndarray) -> np.ndarray:
+def _f_from_counts(
+    n_pred: np.ndarray, n_true: np.ndarray, pred_hit: np.ndarray, true_hit: np.ndarray
+) -> np.ndarray:
     """Boundary F from boundary pixel counts with davis2017-evaluation's conventions for empty boundaries.
 
     No predicted boundary, some true boundary: P = 1, R = 0. Some predicted, no true: P = 0, R = 1.

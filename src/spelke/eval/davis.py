@@ -116,7 +116,9 @@ class Davis2017SequenceResult:
         """Proposal id matched to ``object_id`` (0 = empty padding proposal)."""
         hit = np.flatnonzero(self.object_ids == object_id)
         if hit.size == 0:
-            raise KeyError(f"object {object_id} is not among the evaluated objects {self.object_ids.tolist()}")
+            raise KeyError(
+                f"object {object_id} is not among the evaluated objects {self.object_ids.tolist()}"
+            )
         return int(self.proposal_ids[hit[0]])
 
     def per_object(self) -> list[dict[str, Any]]:
@@ -158,7 +160,9 @@ def _pairwise_j_f(
         true = np.where(keep, true, 0)
         weights = keep.reshape(t_len, -1).astype(np.float64)
     kp, ko = n_prop + 1, n_obj + 1
-    key = (np.arange(t_len)[:, None] * (kp * ko) + pred.reshape(t_len, -1) * ko + true.reshape(t_len, -1)).ravel()
+    key = (
+        np.arange(t_len)[:, None] * (kp * ko) + pred.reshape(t_len, -1) * ko + true.reshape(t_len, -1)
+    ).ravel()
     hist = np.bincount(key, weights=None if keep is None else weights.ravel(), minlength=t_len * kp * ko)
     hist = hist.reshape(t_len, kp, ko)
     area_p = hist.sum(axis=2)[:, 1:]  # (T, P)
@@ -272,7 +276,12 @@ def davis2017_unsupervised(
     if n_obj == 0 or idx.size == 0:
         empty = np.zeros((n_obj, idx.size))
         return Davis2017SequenceResult(
-            np.arange(1, n_obj + 1), np.zeros(n_obj, np.int64), empty, empty.copy(), idx, np.zeros((n_rows, n_obj))
+            np.arange(1, n_obj + 1),
+            np.zeros(n_obj, np.int64),
+            empty,
+            empty.copy(),
+            idx,
+            np.zeros((n_rows, n_obj)),
         )
     j, f = _pairwise_j_f(pred, true, n_rows, n_obj, keep, bound_th)  # (P', O, T)
     score = (j.mean(axis=2) + f.mean(axis=2)) / 2

@@ -129,7 +129,8 @@ def largest_component_box(
     s = stats[1:]  # row 0 is the background
     size = s[:, cv2.CC_STAT_WIDTH] * s[:, cv2.CC_STAT_HEIGHT] if by == "box_area" else s[:, cv2.CC_STAT_AREA]
     k = int(np.argmax(size))
-    x, y, w, h = (int(s[k, i]) for i in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+    x, y = int(s[k, cv2.CC_STAT_LEFT]), int(s[k, cv2.CC_STAT_TOP])
+    w, h = int(s[k, cv2.CC_STAT_WIDTH]), int(s[k, cv2.CC_STAT_HEIGHT])
     return np.array([x, y, x + w, y + h], dtype=np.float64)
 
 
@@ -142,6 +143,13 @@ def _hit(pred: object, gt: object, iou_threshold: float, inclusive: bool) -> boo
         return False
     iou = box_iou(p, g)
     return bool(np.any(iou >= iou_threshold) if inclusive else np.any(iou > iou_threshold))
+
+
+def _check_same_images(
+    pred: Sequence[object], gt: Sequence[object], names: str = "pred_boxes and gt_boxes"
+) -> None:
+    if len(pred) != len(gt):
+        raise ShapeError(f"{names} must list the same images, got {len(pred)} and {len(gt)}")
 
 
 def corloc(
@@ -164,9 +172,9 @@ def corloc(
     Returns:
         (N,) bool.
     """
-    if len(pred_boxes) != len(gt_boxes):
-        raise ShapeError(f"pred_boxes and gt_boxes must list the same images, got {len(pred_boxes)} and {len(gt_boxes)}")
-    return np.array([_hit(p, g, iou_threshold, inclusive) for p, g in zip(pred_boxes, gt_boxes, strict=True)], bool)
+    _check_same_images(pred_boxes, gt_boxes)
+    hits = [_hit(p, g, iou_threshold, inclusive) for p, g in zip(pred_boxes, gt_boxes, strict=True)]
+    return np.array(hits, dtype=bool)
 
 
 class CorLocAccumulator(Accumulator):
@@ -177,7 +185,9 @@ class CorLocAccumulator(Accumulator):
     count as misses. Images without a prediction count as misses (``no_prediction`` counts them).
     """
 
-    def __init__(self, iou_threshold: float = 0.5, inclusive: bool = True, skip_empty_gt: bool = True) -> None:
+    def __init__(
+        self, iou_threshold: float = 0.5, inclusive: bool = True, skip_empty_gt: bool = True
+    ) -> None:
         self.iou_threshold = iou_threshold
         self.inclusive = inclusive
         self.skip_empty_gt = skip_empty_gt
@@ -191,10 +201,7 @@ class CorLocAccumulator(Accumulator):
 
     def update(self, pred_boxes: Sequence[object | None], gt_boxes: Sequence[object]) -> None:
         """Add a batch of images: one predicted box (or ``None``) and one (M, 4) GT array per image."""
-        if len(pred_boxes) != len(gt_boxes):
-            raise ShapeError(
-                f"pred_boxes and gt_boxes must list the same images, got {len(pred_boxes)} and {len(gt_boxes)}"
-            )
+        _check_same_images(pred_boxes, gt_boxes)
         for p, g in zip(pred_boxes, gt_boxes, strict=True):
             if _as_boxes(g, "gt boxes").shape[0] == 0 and self.skip_empty_gt:
                 self._skipped += 1
@@ -289,10 +296,7 @@ def coco_ap(
 
     if iou_type not in ("segm", "bbox"):
         raise ShapeError(f"iou_type must be 'segm' or 'bbox', got {iou_type!r}")
-    if len(predictions) != len(ground_truth):
-        raise ShapeError(
-            f"predictions and ground_truth must list the same images, got {len(predictions)} and {len(ground_truth)}"
-        )
+    _check_same_images(predictions, ground_truth, "predictions and ground_truth")
     names = [
         "AP", "AP50", "AP75", "APs", "APm", "APl",
         f"AR{max_dets[0]}", f"AR{max_dets[1]}", f"AR{max_dets[2]}", "ARs", "ARm", "ARl",
@@ -307,12 +311,14 @@ def coco_ap(
         size = g["size"] or p["size"] or (0, 0)
         for who, it in (("ground_truth", g), ("predictions", p)):
             if it["masks"] is not None and it["k"] and tuple(it["masks"].shape[1:]) != tuple(size):
-                raise ShapeError(f"{who}[{i}] masks are {it['masks'].shape[1:]}, but the image is {tuple(size)}")
+                shape = tuple(it["masks"].shape[1:])
+                raise ShapeError(f"{who}[{i}] masks are {shape}, but the image is {tuple(size)}")
         images.append({"id": i + 1, "height": int(size[0]), "width": int(size[1])})
         crowd = np.asarray(ge.get("iscrowd", np.zeros(g["k"])), dtype=bool).reshape(-1)
         g_rle = _rle(g["masks"]) if (iou_type == "segm" and g["k"]) else [None] * g["k"]
         g_xywh = _xywh(g["boxes"])
-        g_area = g["masks"].sum(axis=(1, 2)) if (g["masks"] is not None and g["k"]) else g_xywh[:, 2] * g_xywh[:, 3]
+        has_masks = g["masks"] is not None and g["k"]
+        g_area = g["masks"].sum(axis=(1, 2)) if has_masks else g_xywh[:, 2] * g_xywh[:, 3]
         for k in range(g["k"]):
             ann = {
                 "id": len(gt_anns) + 1,  # COCOeval needs ids > 0
@@ -338,7 +344,8 @@ def coco_ap(
         return dict.fromkeys(names, 0.0)
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
-        coco_gt.dataset = {"images": images, "annotations": gt_anns, "categories": [{"id": 1, "name": "object"}]}
+        category = {"id": 1, "name": "object"}
+        coco_gt.dataset = {"images": images, "annotations": gt_anns, "categories": [category]}
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(dt_anns)
         ev = COCOeval(coco_gt, coco_dt, iouType=iou_type)

@@ -146,7 +146,9 @@ class SemanticAccumulator(Accumulator):
         valid = np.ones(t.shape, bool) if self.ignore_index is None else t != self.ignore_index
         pv, tv = p[valid], t[valid]
         if pv.size and pv.max() >= self.n_clusters:
-            raise ShapeError(f"pred holds cluster id {pv.max()}, but n_clusters={self.n_clusters} (ids 0..n-1)")
+            raise ShapeError(
+                f"pred holds cluster id {pv.max()}, but n_clusters={self.n_clusters} (ids 0..n_clusters-1)"
+            )
         if tv.size and (tv.max() >= self.n_classes or tv.min() < 0):
             bad = tv.max() if tv.max() >= self.n_classes else tv.min()
             raise ShapeError(

@@ -99,6 +99,8 @@ class Dataset:
         """A :class:`DataLayoutError` naming the problem, the expected tree, and what was found."""
         name = self.dataset_name or type(self).__name__
         where = where or self.root
+        if not self.root.exists():
+            problem = "the root does not exist"
         tree = "\n".join("    " + line for line in self.layout.strip("\n").splitlines())
         return DataLayoutError(
             f"dataset '{name}' cannot read {self.root}: {problem}.\n"

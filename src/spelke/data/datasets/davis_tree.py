@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from spelke.data.datasets.base import SequenceDataset, as_bool, read_split_file
+from spelke.data.datasets.base import SequenceDataset, as_bool, as_int, read_split_file
 from spelke.data.io import (
     atomic_write,
     read_image,
@@ -70,6 +70,10 @@ class DavisTree(SequenceDataset):
             several do (official DAVIS 2017 ships both ``2016/val.txt`` and ``2017/val.txt``).
         binary: read labels as foreground masks (every nonzero id becomes 1), e.g. for DAVIS 2016.
         rgb: how colour-coded RGB annotations are read (see :func:`spelke.data.read_label_map`).
+        void_label: an id to turn into background when reading (davis2017-evaluation maps 255 to 0);
+            default None keeps every id.
+        annotations: name of the annotation folder (``"Annotations_unsupervised"`` for the DAVIS 2017
+            unsupervised task).
     """
 
     layout = """
@@ -88,16 +92,21 @@ class DavisTree(SequenceDataset):
         year: str | int | None = None,
         binary: bool = False,
         rgb: str = "error",
+        void_label: int | None = None,
+        annotations: str = "Annotations",
     ) -> None:
         super().__init__(root, split)
         self.binary = as_bool(binary, "binary")
         self.rgb = rgb
+        self.void_label = as_int(void_label, "void_label", 0, allow_none=True)
         jpeg = self.root / "JPEGImages"
         if not jpeg.is_dir():
             raise self.layout_error("there is no JPEGImages/ folder")
         self.resolution = self._pick_resolution(jpeg, resolution)
         self.image_root = jpeg / self.resolution if self.resolution else jpeg
-        ann = self.root / "Annotations"
+        ann = self.root / annotations
+        if annotations != "Annotations" and not ann.is_dir():
+            raise self.layout_error(f"there is no {annotations}/ folder")
         self.label_root = ann / self.resolution if self.resolution else ann
         self.year = None if year is None else str(year)
         on_disk = [
@@ -217,6 +226,8 @@ class DavisTree(SequenceDataset):
         if name not in self._annotated_set(seq):
             return None
         lab = read_label_map(self.label_path(seq, name), rgb=self.rgb)  # type: ignore[arg-type]
+        if self.void_label is not None:
+            lab[lab == self.void_label] = 0
         return (lab != 0).astype(np.int64) if self.binary else lab
 
     def meta(self, seq: str) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from spelke.data.video import natural_key
 from spelke.errors import ConfigError, DataLayoutError, ShapeError
 
 T = TypeVar("T")
@@ -196,11 +196,6 @@ def coerce_option(key: str, value: Any, default: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
-def natural_key(s: str) -> list[Any]:
-    """Sort key so that frame2 < frame10."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
-
-
 def list_images(folder: Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
     return sorted(
         (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")),
@@ -261,13 +256,25 @@ SEQUENCE_GT_TREE = """\
   <gt>/JPEGImages[/480p]/<seq>/<frame>.jpg|png  (optional frames, for galleries)"""
 
 
-def find_sequence_gt(gt_root: str | Path, split: str | None = None, year: str | None = None) -> list[SequenceGT]:
-    """Find annotated sequences under ``gt_root`` in the DAVIS, SegTrackv2 or plain layout."""
+ANNOTATION_DIRS = ("Annotations/480p", "Annotations", "GroundTruth")
+
+
+def find_sequence_gt(
+    gt_root: str | Path,
+    split: str | None = None,
+    year: str | None = None,
+    annotation_dirs: tuple[str, ...] = ANNOTATION_DIRS,
+) -> list[SequenceGT]:
+    """Find annotated sequences under ``gt_root`` in the DAVIS, SegTrackv2 or plain layout.
+
+    The first of ``annotation_dirs`` that exists is the annotation root; if none does, ``gt_root`` itself
+    is read as a plain ``<seq>/<frame>.png`` tree.
+    """
     gt_root = Path(gt_root)
     if not gt_root.is_dir():
         raise DataLayoutError(f"ground-truth folder {gt_root} does not exist; expected one of:\n{SEQUENCE_GT_TREE}")
     ann = None
-    for cand in ("Annotations/480p", "Annotations", "GroundTruth"):
+    for cand in annotation_dirs:
         if (gt_root / cand).is_dir():
             ann = gt_root / cand
             break

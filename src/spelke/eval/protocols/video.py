@@ -18,6 +18,7 @@ from spelke.errors import ConfigError, FileFormatError
 from spelke.eval.binary import boundary_f, jaccard
 from spelke.eval.davis import davis2017_unsupervised, davis_statistics
 from spelke.eval.protocols.base import (
+    ANNOTATION_DIRS,
     EvalResult,
     ItemScore,
     Protocol,
@@ -89,12 +90,15 @@ class _SequenceProtocol(Protocol):
     """Shared frame iteration: find GT, match prediction files, report missing/extra by name."""
 
     split_year: ClassVar[str | None] = None
+    annotation_dirs: ClassVar[tuple[str, ...]] = ANNOTATION_DIRS
     pred_layout = "<pred>/<seq>/<frame>.png (one file per annotated frame, same names as the annotations)"
 
     def _pairs(self, pred: Path, gt: Path, opts: dict[str, Any]):
         pred_root = prediction_root(pred)
         split = opts.get("split")
-        seqs = find_sequence_gt(gt, None if split in (None, "none", "all") else split, self.split_year)
+        seqs = find_sequence_gt(
+            gt, None if split in (None, "none", "all") else split, self.split_year, self.annotation_dirs
+        )
         todo: list[tuple[SequenceGT, list[str]]] = []
         missing: list[str] = []
         used: set[str] = set()
@@ -307,6 +311,8 @@ class Davis2017Unsupervised(_SequenceProtocol):
     summary = "DAVIS 2017 unsupervised multi-object J&F (<=20 proposals, Hungarian on sequence means)"
     reads = ("labels",)
     split_year = "2017"
+    # the official release keeps the unsupervised task's annotations apart from the semi-supervised ones
+    annotation_dirs = ("Annotations_unsupervised/480p", "Annotations_unsupervised", *ANNOTATION_DIRS)
     options: ClassVar[dict[str, Any]] = {
         "split": "val",
         "frames": "all",
@@ -316,7 +322,10 @@ class Davis2017Unsupervised(_SequenceProtocol):
         "void": 255,
         "objects": "first_frame",
     }
-    gt_layout = "DAVIS 2017 tree: <gt>/Annotations/480p/<seq>/<frame>.png (palette ids), ImageSets/2017/val.txt"
+    gt_layout = (
+        "DAVIS 2017 tree: <gt>/Annotations_unsupervised/480p/<seq>/<frame>.png (palette ids; Annotations/ if "
+        "absent), ImageSets/2017/val.txt"
+    )
     pred_layout = "<pred>/<seq>/<frame>.png: proposal ids (0 = no proposal), at most 20 per sequence"
 
     def evaluate(self, pred, gt, *, progress: ProgressFn = no_progress, **options) -> EvalResult:
