@@ -55,7 +55,9 @@ def _tree(tmp_path):
     m[4:12, 4:12] = 1
     for t in range(3):
         write_label_map(tmp_path / "gt" / "Annotations" / "seq" / f"{t:05d}.png", m * 255)
-        write_image(tmp_path / "gt" / "JPEGImages" / "seq" / f"{t:05d}.png", np.full((3, 16, 16), 0.5, np.float32))
+        write_image(
+            tmp_path / "gt" / "JPEGImages" / "seq" / f"{t:05d}.png", np.full((3, 16, 16), 0.5, np.float32)
+        )
         write_label_map(tmp_path / "pred" / "seq" / f"{t:05d}.png", m if t else np.zeros_like(m))
     return tmp_path / "pred", tmp_path / "gt"
 
@@ -63,8 +65,21 @@ def _tree(tmp_path):
 def test_evaluate_writes_json_csv_and_gallery(tmp_path, capsys):
     pred, gt = _tree(tmp_path)
     out = tmp_path / "res" / "m.json"
-    code = main(["evaluate", "--protocol", "davis2016", "--pred", str(pred), "--gt", str(gt),
-                 "--out", str(out), "--gallery", "1"])
+    code = main(
+        [
+            "evaluate",
+            "--protocol",
+            "davis2016",
+            "--pred",
+            str(pred),
+            "--gt",
+            str(gt),
+            "--out",
+            str(out),
+            "--gallery",
+            "1",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "J_seq_mean" in printed
@@ -82,11 +97,23 @@ def test_evaluate_options_and_bad_input_exit_2_with_one_line(tmp_path, capsys):
     assert main(["evaluate", "-P", "davis2016", "--pred", str(pred), "--gt", str(gt), "frames=no-first"]) == 0
     capsys.readouterr()
     cases = [
-        (["evaluate", "-P", "davis2061", "--pred", str(pred), "--gt", str(gt)], "unknown protocol 'davis2061'"),
-        (["evaluate", "-P", "davis2016", "--pred", str(tmp_path / "nope"), "--gt", str(gt)], "does not exist"),
+        (
+            ["evaluate", "-P", "davis2061", "--pred", str(pred), "--gt", str(gt)],
+            "unknown protocol 'davis2061'",
+        ),
+        (
+            ["evaluate", "-P", "davis2016", "--pred", str(tmp_path / "nope"), "--gt", str(gt)],
+            "does not exist",
+        ),
         (["evaluate", "-P", "davis2016", "--pred", str(pred), "--gt", str(gt), "frames"], "key=value"),
-        (["evaluate", "-P", "davis2016", "--pred", str(pred), "--gt", str(gt), "frames=most"], "frames must be one of"),
-        (["evaluate", "-P", "davis2016", "--pred", str(pred), "--gt", str(gt), "--gallery", "2"], "needs --out"),
+        (
+            ["evaluate", "-P", "davis2016", "--pred", str(pred), "--gt", str(gt), "frames=most"],
+            "frames must be one of",
+        ),
+        (
+            ["evaluate", "-P", "davis2016", "--pred", str(pred), "--gt", str(gt), "--gallery", "2"],
+            "needs --out",
+        ),
     ]
     for argv, msg in cases:
         assert main(argv) == 2, argv

@@ -25,7 +25,9 @@ def check_shape(x: object, dims: Sequence[str], name: str = "input") -> dict[str
     shape = tuple(getattr(x, "shape", np.shape(x)))
     want = "(" + ", ".join(dims) + ")"
     if len(shape) != len(dims):
-        raise ShapeError(f"{name} must have shape {want}, got {shape} ({len(shape)} axes instead of {len(dims)})")
+        raise ShapeError(
+            f"{name} must have shape {want}, got {shape} ({len(shape)} axes instead of {len(dims)})"
+        )
     bound: dict[str, int] = {}
     for d, s in zip(dims, shape, strict=True):
         if d.isdigit():
@@ -58,7 +60,9 @@ def as_label_batch(x: object, name: str = "labels") -> np.ndarray:
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3:
-        raise ShapeError(f"{name} must be integer label maps of shape (N, H, W) or (H, W), got shape {a.shape}")
+        raise ShapeError(
+            f"{name} must be integer label maps of shape (N, H, W) or (H, W), got shape {a.shape}"
+        )
     if a.dtype.kind == "f":
         if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
             raise ShapeError(

@@ -48,7 +48,9 @@ def main_callback(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug or os.environ.get("SPELKE_DEBUG", "") not in ("", "0")
 
@@ -108,7 +110,10 @@ def _registered(kind: str, pattern: str) -> list[tuple[str, str]]:
     if kind == "datasets":
         from spelke.data import DATASETS
 
-        return [(e.name, e.summary + (f" (aliases: {', '.join(e.aliases)})" if e.aliases else "")) for e in DATASETS.entries(pattern)]
+        return [
+            (e.name, e.summary + (f" (aliases: {', '.join(e.aliases)})" if e.aliases else ""))
+            for e in DATASETS.entries(pattern)
+        ]
     if kind == "metrics":
         import fnmatch
 
@@ -139,19 +144,27 @@ def _registered(kind: str, pattern: str) -> list[tuple[str, str]]:
     ),
 )
 def evaluate_cmd(
-    protocol: Annotated[str, typer.Option("--protocol", "-P", help="A registered protocol (spelke list protocols).")],
-    pred: Annotated[Path, typer.Option("--pred", help="Prediction folder (or a run directory with predictions/).")],
+    protocol: Annotated[
+        str, typer.Option("--protocol", "-P", help="A registered protocol (spelke list protocols).")
+    ],
+    pred: Annotated[
+        Path, typer.Option("--pred", help="Prediction folder (or a run directory with predictions/).")
+    ],
     gt: Annotated[Path, typer.Option("--gt", help="Ground-truth root in the benchmark's own layout.")],
     options: Annotated[
-        list[str] | None, typer.Argument(help="Protocol options as key=value, e.g. split=val frames=no-first.")
+        list[str] | None,
+        typer.Argument(help="Protocol options as key=value, e.g. split=val frames=no-first."),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write results JSON here, and <stem>_<table>.csv beside it.")
+        Path | None,
+        typer.Option("--out", "-o", help="Write results JSON here, and <stem>_<table>.csv beside it."),
     ] = None,
     gallery: Annotated[
         int, typer.Option("--gallery", help="With --out: write pictures of the N best and N worst items.")
     ] = 0,
-    show: Annotated[int, typer.Option("--show", help="Rows of the per-sequence/per-attribute table to print.")] = 20,
+    show: Annotated[
+        int, typer.Option("--show", help="Rows of the per-sequence/per-attribute table to print.")
+    ] = 20,
 ) -> None:
     """Score predictions against ground truth with a named, versioned protocol.
 
@@ -167,7 +180,9 @@ def evaluate_cmd(
     result = run_evaluation(protocol, pred, gt, out=out, options=opts, gallery=gallery, progress=_progress)
     print_result(result, show=show)
     if out is not None:
-        console.print(f"[dim]results written to {out.with_suffix('.json')} ({time.perf_counter() - t0:.1f} s)[/dim]")
+        console.print(
+            f"[dim]results written to {out.with_suffix('.json')} ({time.perf_counter() - t0:.1f} s)[/dim]"
+        )
 
 
 def print_result(result: Any, show: int = 20) -> None:
@@ -188,8 +203,10 @@ def print_result(result: Any, show: int = 20) -> None:
         cols: list[str] = []
         for r in rows:
             cols += [c for c in r if c not in cols]
-        t = Table(title=f"{name.replace('_', ' ')} ({len(rows)} rows{', first ' + str(show) if len(rows) > show else ''})",
-                  title_justify="left")
+        t = Table(
+            title=f"{name.replace('_', ' ')} ({len(rows)} rows{', first ' + str(show) if len(rows) > show else ''})",
+            title_justify="left",
+        )
         for c in cols:
             t.add_column(c, justify="left" if c in ("sequence", "attribute", "value") else "right")
         for r in rows[:show]:
@@ -210,9 +227,9 @@ def _fmt(v: Any) -> str:
 
 @app.command("demo")
 def demo_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Run directory for data, predictions, metrics, report.")] = Path(
-        "runs/demo"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", help="Run directory for data, predictions, metrics, report.")
+    ] = Path("runs/demo"),
     clips: Annotated[int, typer.Option("--clips", help="Number of synthetic video clips to generate.")] = 6,
     frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = 16,
     size: Annotated[str, typer.Option("--size", help="Frame size HxW.")] = "96x128",
@@ -230,13 +247,17 @@ def demo_cmd(
         h, w = (int(x) for x in size.lower().split("x"))
     except ValueError:
         raise ConfigError(f"--size must look like HxW, e.g. 96x128; got {size!r}") from None
-    report = run_demo(out, clips=clips, frames=frames, size=(h, w), seed=seed, console=console, progress=_progress)
+    report = run_demo(
+        out, clips=clips, frames=frames, size=(h, w), seed=seed, console=console, progress=_progress
+    )
     console.print(f"[bold green]report:[/bold green] {report}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning spelke errors into one line and exit status 2."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("SPELKE_DEBUG", "") not in (
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get(
+        "SPELKE_DEBUG", ""
+    ) not in (
         "",
         "0",
     )

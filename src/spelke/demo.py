@@ -29,12 +29,16 @@ def kmeans_segments(image: np.ndarray, k: int = 5, position_weight: float = 0.5,
 
     _, h, w = image.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    feats = np.concatenate([image.reshape(3, -1), position_weight * np.stack([yy.ravel() / h, xx.ravel() / w])]).T
+    feats = np.concatenate(
+        [image.reshape(3, -1), position_weight * np.stack([yy.ravel() / h, xx.ravel() / w])]
+    ).T
     _, lab = kmeans2(feats.astype(np.float64), k, minit="++", seed=seed)
     return lab.reshape(h, w).astype(np.int64)
 
 
-def motion_foreground(frame_a: np.ndarray, frame_b: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def motion_foreground(
+    frame_a: np.ndarray, frame_b: np.ndarray, threshold: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Foreground where DIS optical flow from ``frame_a`` to ``frame_b`` moves more than ``threshold`` px
     beyond the median (camera) motion. Returns (binary (H,W), flow (2,H,W))."""
     import cv2
@@ -77,7 +81,9 @@ def run_demo(
     videos = {}
 
     # 1. data ------------------------------------------------------------------------------------
-    say(f"[bold]1/3[/bold] generating {clips} clips of {frames} frames at {size[0]}x{size[1]} and {stills} stills")
+    say(
+        f"[bold]1/3[/bold] generating {clips} clips of {frames} frames at {size[0]}x{size[1]} and {stills} stills"
+    )
     for i, seq in enumerate(progress(seq_names, len(seq_names), "generate clips")):
         v = make_moving_shapes(frames=frames, size=size, objects=(2, 4), seed=seed * 1000 + i)
         videos[seq] = v
@@ -93,15 +99,23 @@ def run_demo(
         name = f"CLEVRTEX_toy_{j:06d}"
         write_image(still_root / "0" / f"{name}.png", v.images[0])
         write_label_map(still_root / "0" / f"{name}_flat.png", v.labels[0])
-        objs = [{"shape": o["shape"], "size": "large" if o["radius"] > 20 else "small", "material": f"texture{j % 3}"}
-                for o in v.objects]
+        objs = [
+            {
+                "shape": o["shape"],
+                "size": "large" if o["radius"] > 20 else "small",
+                "material": f"texture{j % 3}",
+            }
+            for o in v.objects
+        ]
         write_json(still_root / "0" / f"{name}.json", {"objects": objs, "ground_material": f"ground{j % 2}"})
         still_images.append((name, v.images[0]))
     timings["generate"] = time.perf_counter() - t0
 
     # 2. baselines -------------------------------------------------------------------------------
     t1 = time.perf_counter()
-    say("[bold]2/3[/bold] segmenting with baselines: one segment, K-means (colour+position), motion (DIS flow)")
+    say(
+        "[bold]2/3[/bold] segmenting with baselines: one segment, K-means (colour+position), motion (DIS flow)"
+    )
     flows_vis: dict[str, list[np.ndarray]] = {}
     for seq in progress(seq_names, len(seq_names), "segment clips"):
         v = videos[seq]
@@ -154,8 +168,12 @@ def run_demo(
     report.heading("Headline numbers")
     rows = []
     for proto, base, res in results:
-        row = {"protocol": f"{proto} v{res.version}", "baseline": base, "headline": res.headline,
-               "value": res.summary.get(res.headline)}
+        row = {
+            "protocol": f"{proto} v{res.version}",
+            "baseline": base,
+            "headline": res.headline,
+            "value": res.summary.get(res.headline),
+        }
         for k in ("J_seq_mean", "F_seq_mean", "fg_ari", "miou", "fg_ari_video"):
             if k in res.summary and k != res.headline:
                 row[k] = res.summary[k]
@@ -178,23 +196,44 @@ def run_demo(
     for t in range(frames):
         km = read_label_map(preds["kmeans"] / seq / f"{t:05d}.png")
         mo = read_label_map(preds["motion"] / seq / f"{t:05d}.png")
-        tiles = [v.images[t], flow_to_color(flows_vis[seq][t]), overlay(v.images[t], v.labels[t]),
-                 colorize(km), overlay(v.images[t], mo)]
-        gif_frames.append(image_grid(tiles, ncols=5, titles=["frame", "DIS flow", "ground truth", "K-means", "motion"]))
+        tiles = [
+            v.images[t],
+            flow_to_color(flows_vis[seq][t]),
+            overlay(v.images[t], v.labels[t]),
+            colorize(km),
+            overlay(v.images[t], mo),
+        ]
+        gif_frames.append(
+            image_grid(tiles, ncols=5, titles=["frame", "DIS flow", "ground truth", "K-means", "motion"])
+        )
     report.gif(gif_frames, fps=6)
     for proto, base in (("davis2016", "motion"), ("movi", "kmeans")):
         page = write_gallery(by_key[(proto, base)], out / "gallery" / f"{proto}__{base}", 2)
         if page is not None:
-            report.paragraph(f"Best and worst frames for {proto} / {base}: gallery/{proto}__{base}/index.html")
+            report.paragraph(
+                f"Best and worst frames for {proto} / {base}: gallery/{proto}__{base}/index.html"
+            )
     timings["total"] = time.perf_counter() - t0
     report.heading("Timings (seconds)")
     report.table([{"stage": k, "seconds": round(s, 2)} for k, s in timings.items()])
     path = out / "report.html"
     report.save(path)
-    write_json(out / "manifest.json", {"command": "spelke demo", "clips": clips, "frames": frames,
-                                       "size": list(size), "stills": stills, "seed": seed, "timings_s": timings})
+    write_json(
+        out / "manifest.json",
+        {
+            "command": "spelke demo",
+            "clips": clips,
+            "frames": frames,
+            "size": list(size),
+            "stills": stills,
+            "seed": seed,
+            "timings_s": timings,
+        },
+    )
     for proto, base, res in results:
         say(f"  {proto:<22} {base:<12} {res.headline} = {res.summary.get(res.headline):.4f}")
-    say(f"done in {timings['total']:.1f} s (generate {timings['generate']:.1f}, segment {timings['segment']:.1f}, "
-        f"evaluate {timings['evaluate']:.1f})")
+    say(
+        f"done in {timings['total']:.1f} s (generate {timings['generate']:.1f}, segment {timings['segment']:.1f}, "
+        f"evaluate {timings['evaluate']:.1f})"
+    )
     return path

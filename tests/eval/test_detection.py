@@ -170,5 +170,13 @@ def test_coco_edge_cases():
     assert math.isnan(r["AP"])
     with pytest.raises(ShapeError, match="masks"):
         coco_ap([one_box([0, 0, 1, 1], 1.0)], gt, iou_type="segm")
+    # an image without objects: its detection is a false positive ranked first -> AP 0.5
+    m = np.zeros((1, 12, 12), bool)
+    m[0, 2:6, 2:6] = True
+    gt2 = [{"masks": m}, {"masks": np.zeros((0, 12, 12), bool)}]
+    preds = [{"masks": m, "scores": np.array([0.5])}, {"masks": m, "scores": np.array([0.9])}]
+    assert coco_ap(preds, gt2, iou_type="segm")["AP"] == pytest.approx(0.5)
+    preds[1] = {"masks": [], "scores": []}
+    assert coco_ap(preds, gt2, iou_type="segm")["AP"] == pytest.approx(1.0)
     with pytest.raises(ShapeError, match="same images"):
         coco_ap([], gt)

@@ -40,16 +40,22 @@ def test_saliency_resizes_soft_maps_bilinearly(tmp_path):
 
 
 def coco_gt(path, boxes_per_image):
-    images = [{"id": i, "file_name": f"img{i}.jpg", "width": 20, "height": 20} for i in range(len(boxes_per_image))]
-    anns = [{"id": k, "image_id": i, "bbox": b, "category_id": 1}
-            for k, (i, b) in enumerate((i, b) for i, bs in enumerate(boxes_per_image) for b in bs)]
-    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "obj"}]}))
+    images = [
+        {"id": i, "file_name": f"img{i}.jpg", "width": 20, "height": 20} for i in range(len(boxes_per_image))
+    ]
+    anns = [
+        {"id": k, "image_id": i, "bbox": b, "category_id": 1}
+        for k, (i, b) in enumerate((i, b) for i, bs in enumerate(boxes_per_image) for b in bs)
+    ]
+    path.write_text(
+        json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "obj"}]})
+    )
 
 
 def test_corloc_from_boxes_json(tmp_path):
     coco_gt(tmp_path / "gt.json", [[[0, 0, 10, 10]], [[0, 0, 10, 10], [10, 10, 10, 10]], []])
     dets = [
-        {"image_id": 0, "bbox": [0, 0, 10, 5], "score": 0.9},   # IoU 0.5 exactly: a hit (>=)
+        {"image_id": 0, "bbox": [0, 0, 10, 5], "score": 0.9},  # IoU 0.5 exactly: a hit (>=)
         {"image_id": 0, "bbox": [15, 15, 2, 2], "score": 0.1},  # lower score: ignored
         {"image_id": 1, "bbox": [5, 5, 10, 10], "score": 1.0},  # IoU 25/175 with both: a miss
     ]
@@ -58,8 +64,9 @@ def test_corloc_from_boxes_json(tmp_path):
     # image 2 has no GT box: skipped (LOST/TokenCut); images 0, 1 -> 1 hit of 2
     assert res.summary["corloc"] == pytest.approx(0.5)
     assert res.summary["skipped_no_gt"] == 1
-    res = create_protocol("corloc").evaluate(tmp_path / "dets.json", tmp_path / "gt.json", allow_missing=True,
-                                             inclusive=False)
+    res = create_protocol("corloc").evaluate(
+        tmp_path / "dets.json", tmp_path / "gt.json", allow_missing=True, inclusive=False
+    )
     assert res.summary["corloc"] == pytest.approx(0.0)
 
 

@@ -18,7 +18,14 @@ Examples:
 from spelke.eval.accumulators import Accumulator, MeanAccumulator
 from spelke.eval.binary import binary_confusion, boundary_f, boundary_map, jaccard, pixel_accuracy
 from spelke.eval.davis import Davis2017Accumulator, davis2017_unsupervised, davis_statistics
-from spelke.eval.detection import CorLocAccumulator, box_iou, coco_ap, corloc, largest_component_box, mask_to_box
+from spelke.eval.detection import (
+    CorLocAccumulator,
+    box_iou,
+    coco_ap,
+    corloc,
+    largest_component_box,
+    mask_to_box,
+)
 from spelke.eval.reconstruction import count_segments, object_count_accuracy, reconstruction_mse
 from spelke.eval.saliency import SaliencyAccumulator, f_beta, f_beta_curve, precision_recall
 from spelke.eval.segmentation import (

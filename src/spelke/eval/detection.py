@@ -243,9 +243,10 @@ def _image_items(entry: Mapping[str, Any], iou_type: str, what: str, index: int)
     masks = entry.get("masks")
     boxes = entry.get("boxes")
     if masks is not None:
-        masks = as_binary_batch(masks, f"{what}[{index}]['masks']") if np.asarray(masks).size else None
-        if masks is None:
-            masks = np.zeros((0, 1, 1), bool)
+        arr = np.asarray(masks)
+        if arr.size == 0 and arr.ndim != 3:  # e.g. [] for "no objects"
+            arr = np.zeros((0, 1, 1), bool)
+        masks = as_binary_batch(arr, f"{what}[{index}]['masks']")
     if iou_type == "segm" and masks is None:
         raise ShapeError(f"{what}[{index}] needs 'masks' (K, H, W) for iou_type='segm'")
     if boxes is None:

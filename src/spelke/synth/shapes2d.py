@@ -50,8 +50,12 @@ def _texture(rng: np.random.Generator, h: int, w: int, base: np.ndarray, kind: i
         y0, x0 = np.floor(yi).astype(int), np.floor(xi).astype(int)
         y1, x1 = np.minimum(y0 + 1, gh - 1), np.minimum(x0 + 1, gw - 1)
         wy, wx = (yi - y0)[:, None], (xi - x0)[None]
-        pat = (g[y0][:, x0] * (1 - wy) * (1 - wx) + g[y1][:, x0] * wy * (1 - wx)
-               + g[y0][:, x1] * (1 - wy) * wx + g[y1][:, x1] * wy * wx)
+        pat = (
+            g[y0][:, x0] * (1 - wy) * (1 - wx)
+            + g[y1][:, x0] * wy * (1 - wx)
+            + g[y0][:, x1] * (1 - wy) * wx
+            + g[y1][:, x1] * wy * wx
+        )
     amp = rng.uniform(0.15, 0.3)
     return np.clip(base[:, None, None] * (1 - amp) + amp * pat[None], 0, 1).astype(np.float32)
 
@@ -98,15 +102,19 @@ def make_moving_shapes(
         r = float(rng.uniform(0.12, 0.2) * min(h, w))
         cy, cx = float(rng.uniform(r, h - r)), float(rng.uniform(r, w - r))
         v = rng.uniform(0.75, max_speed, 2) * rng.choice([-1, 1], 2)
-        objs.append({
-            "id": i + 1,
-            "shape": ["disc", "box", "triangle"][int(rng.integers(0, 3))],
-            "radius": r,
-            "start": (cy, cx),
-            "velocity": (float(v[0]), float(v[1])),  # (vy, vx) pixels per frame
-            "texture": _texture(rng, h, w, rng.uniform(0.0, 1.0, 3).astype(np.float32), int(rng.integers(0, 3))),
-            "moving": True,
-        })
+        objs.append(
+            {
+                "id": i + 1,
+                "shape": ["disc", "box", "triangle"][int(rng.integers(0, 3))],
+                "radius": r,
+                "start": (cy, cx),
+                "velocity": (float(v[0]), float(v[1])),  # (vy, vx) pixels per frame
+                "texture": _texture(
+                    rng, h, w, rng.uniform(0.0, 1.0, 3).astype(np.float32), int(rng.integers(0, 3))
+                ),
+                "moving": True,
+            }
+        )
     images = np.empty((frames, 3, h, w), np.float32)
     labels = np.zeros((frames, h, w), np.int64)
     flow = np.zeros((frames - 1, 2, h, w), np.float32)
@@ -119,7 +127,7 @@ def make_moving_shapes(
             cx = o["start"][1] + o["velocity"][1] * t
             m = _shape_mask(o["shape"], h, w, cy, cx, o["radius"])
             # the texture moves with the object: sample it shifted by the displacement so far
-            dy, dx = int(round(o["velocity"][0] * t)), int(round(o["velocity"][1] * t))
+            dy, dx = round(o["velocity"][0] * t), round(o["velocity"][1] * t)
             tex = np.roll(o["texture"], (dy, dx), axis=(1, 2))
             img[:, m] = tex[:, m]
             lab[m] = o["id"]

@@ -33,7 +33,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".t
 ProgressFn = Callable[[Iterable[T], int, str], Iterable[T]]
 
 
-def no_progress(it: Iterable[T], total: int, description: str) -> Iterable[T]:  # noqa: ARG001
+def no_progress(it: Iterable[T], total: int, description: str) -> Iterable[T]:
     return it
 
 
@@ -71,7 +71,9 @@ class EvalResult:
             "headline": self.headline,
             "options": {k: _jsonable(v) for k, v in self.options.items()},
             "summary": {k: _jsonable(v) for k, v in self.summary.items()},
-            "tables": {k: [{c: _jsonable(v) for c, v in r.items()} for r in rows] for k, rows in self.tables.items()},
+            "tables": {
+                k: [{c: _jsonable(v) for c, v in r.items()} for r in rows] for k, rows in self.tables.items()
+            },
             "notes": list(self.notes),
         }
 
@@ -198,7 +200,11 @@ def coerce_option(key: str, value: Any, default: Any) -> Any:
 
 def list_images(folder: Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
     return sorted(
-        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")),
+        (
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in extensions and not p.name.startswith(".")
+        ),
         key=lambda p: natural_key(p.name),
     )
 
@@ -207,7 +213,9 @@ def prediction_root(pred: Path) -> Path:
     """Accept a run directory (holding ``predictions/``) as well as the predictions folder itself."""
     pred = Path(pred)
     if not pred.is_dir():
-        raise DataLayoutError(f"prediction folder {pred} does not exist; pass the folder holding your prediction files")
+        raise DataLayoutError(
+            f"prediction folder {pred} does not exist; pass the folder holding your prediction files"
+        )
     if (pred / "predictions").is_dir():
         return pred / "predictions"
     return pred
@@ -245,7 +253,9 @@ def read_split(gt_root: Path, split: str, year: str | None = None) -> list[str]:
                     names.append(name)
             return names
     tried = ", ".join(str(c.relative_to(gt_root)) for c in candidates)
-    raise DataLayoutError(f"split '{split}' not found under {gt_root}: looked for {tried}; pass split=none to use every sequence")
+    raise DataLayoutError(
+        f"split '{split}' not found under {gt_root}: looked for {tried}; pass split=none to use every sequence"
+    )
 
 
 SEQUENCE_GT_TREE = """\
@@ -272,7 +282,9 @@ def find_sequence_gt(
     """
     gt_root = Path(gt_root)
     if not gt_root.is_dir():
-        raise DataLayoutError(f"ground-truth folder {gt_root} does not exist; expected one of:\n{SEQUENCE_GT_TREE}")
+        raise DataLayoutError(
+            f"ground-truth folder {gt_root} does not exist; expected one of:\n{SEQUENCE_GT_TREE}"
+        )
     ann = None
     for cand in annotation_dirs:
         if (gt_root / cand).is_dir():
@@ -285,7 +297,10 @@ def find_sequence_gt(
         if (gt_root / cand).is_dir():
             img_root = gt_root / cand
             break
-    seq_dirs = sorted((d for d in ann.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: natural_key(d.name))
+    seq_dirs = sorted(
+        (d for d in ann.iterdir() if d.is_dir() and not d.name.startswith(".")),
+        key=lambda d: natural_key(d.name),
+    )
     seq_dirs = [d for d in seq_dirs if d.name not in ("ImageSets", "JPEGImages", "meta", "flows", "tracks")]
     if split is not None:
         wanted = read_split(gt_root, split, year)
@@ -312,7 +327,9 @@ def find_sequence_gt(
             stems = sorted(frames, key=natural_key)
             out.append(SequenceGT(d.name, {k: d for k in stems}, object_dirs=subdirs, image_dir=image_dir))
     if not out:
-        raise DataLayoutError(f"no annotated sequences found under {gt_root}; expected one of:\n{SEQUENCE_GT_TREE}")
+        raise DataLayoutError(
+            f"no annotated sequences found under {gt_root}; expected one of:\n{SEQUENCE_GT_TREE}"
+        )
     return out
 
 
@@ -359,7 +376,9 @@ def report_missing(missing: list[str], pred_root: Path, layout: str, allow_missi
     )
 
 
-def note_extra(extra: Iterable[str], what: str = "prediction file(s) have no ground truth and were ignored") -> str | None:
+def note_extra(
+    extra: Iterable[str], what: str = "prediction file(s) have no ground truth and were ignored"
+) -> str | None:
     extra = sorted(extra, key=natural_key)
     if not extra:
         return None
@@ -405,7 +424,7 @@ def match_shape(
         )
     if resize not in ("nearest", "bilinear"):
         raise ConfigError(f"resize must be one of none, nearest, bilinear; got {resize!r}")
-    if soft or resize == "bilinear" and pred.dtype.kind == "f":
+    if soft or (resize == "bilinear" and pred.dtype.kind == "f"):
         return resize_bilinear(pred, tuple(shape)), True
     return resize_nearest(pred, tuple(shape)), True
 

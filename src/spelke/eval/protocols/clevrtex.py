@@ -23,8 +23,8 @@ from spelke.errors import ConfigError, DataLayoutError, FileFormatError, ShapeEr
 from spelke.eval.protocols.base import (
     EvalResult,
     ItemScore,
-    Protocol,
     ProgressFn,
+    Protocol,
     iter_with_progress,
     list_prediction_stems,
     no_progress,
@@ -35,8 +35,15 @@ from spelke.eval.protocols.base import (
 from spelke.eval.reconstruction import count_segments, object_count_accuracy, reconstruction_mse
 from spelke.eval.segmentation import ari, dice, dice_fg, fg_ari, match_segments, miou, miou_fg, miou_gt, msc
 
-VARIANT_KEYS = {"full": "full", "plainbg": "pbg", "varbg": "vbg", "grassbg": "grassbg", "camo": "camo",
-                "ood": "outd", "clevr": "clevr"}
+VARIANT_KEYS = {
+    "full": "full",
+    "plainbg": "pbg",
+    "varbg": "vbg",
+    "grassbg": "grassbg",
+    "camo": "camo",
+    "ood": "outd",
+    "clevr": "clevr",
+}
 SPLITS = {"test": (0.0, 0.1), "val": (0.1, 0.2), "train": (0.2, 1.0), "all": (0.0, 1.0)}
 _NAME = re.compile(r"^CLEVRTEX_([A-Za-z]+)_(\d{6})$")
 
@@ -71,7 +78,9 @@ def preprocess_image(path: Path, size: int = 128, frac: float = 0.8) -> np.ndarr
 def find_clevrtex(gt: Path, variant: str | None) -> tuple[str, dict[int, Path]]:
     """Index the ``CLEVRTEX_<key>_<idx>.png`` images under ``gt``: returns (key, {index: image path})."""
     if not gt.is_dir():
-        raise DataLayoutError(f"ground-truth folder {gt} does not exist; expected the ClevrTex layout:\n{CLEVRTEX_TREE}")
+        raise DataLayoutError(
+            f"ground-truth folder {gt} does not exist; expected the ClevrTex layout:\n{CLEVRTEX_TREE}"
+        )
     key = VARIANT_KEYS.get(variant, variant) if variant else None
     if key and (gt / f"clevrtex_{key}").is_dir():
         gt = gt / f"clevrtex_{key}"
@@ -81,7 +90,9 @@ def find_clevrtex(gt: Path, variant: str | None) -> tuple[str, dict[int, Path]]:
         if m:
             found[m.group(1)][int(m.group(2))] = p
     if not found:
-        raise DataLayoutError(f"no ClevrTex images (CLEVRTEX_<key>_<6 digits>.png) under {gt}; expected:\n{CLEVRTEX_TREE}")
+        raise DataLayoutError(
+            f"no ClevrTex images (CLEVRTEX_<key>_<6 digits>.png) under {gt}; expected:\n{CLEVRTEX_TREE}"
+        )
     if key is None:
         if len(found) > 1:
             raise ConfigError(
@@ -89,7 +100,9 @@ def find_clevrtex(gt: Path, variant: str | None) -> tuple[str, dict[int, Path]]:
             )
         key = next(iter(found))
     if key not in found:
-        raise DataLayoutError(f"no images of variant '{key}' under {gt}; found variants: {', '.join(sorted(found))}")
+        raise DataLayoutError(
+            f"no images of variant '{key}' under {gt}; found variants: {', '.join(sorted(found))}"
+        )
     return key, found[key]
 
 
@@ -133,7 +146,9 @@ class ClevrTex(Protocol):
         preds_by_name = {Path(s).name: s for s in list_prediction_stems(pred_root)}
         names = [index[i].stem for i in chosen]
         missing = [n for n in names if n not in preds_by_name]
-        notes = [n for n in (report_missing(missing, pred_root, self.pred_layout, opts["allow_missing"]),) if n]
+        notes = [
+            n for n in (report_missing(missing, pred_root, self.pred_layout, opts["allow_missing"]),) if n
+        ]
         extra = note_extra(
             set(preds_by_name) - set(names) - {f"{n}_recon" for n in names},
             "prediction file(s) are not in this split and were ignored",
@@ -154,16 +169,30 @@ class ClevrTex(Protocol):
             name = img_path.stem
             flat = img_path.with_name(f"{name}_flat.png")
             if not flat.is_file():
-                raise DataLayoutError(f"{flat} is missing: every ClevrTex image needs its _flat.png instance map")
+                raise DataLayoutError(
+                    f"{flat} is missing: every ClevrTex image needs its _flat.png instance map"
+                )
             true = preprocess_mask(read_label_map(flat), size, frac)
             pred_file = self._pred_file(pred_root, preds_by_name.get(name))
             labels = self._read_pred(pred_file, true.shape, read_label_map(flat).shape, size, frac, opts)
             row: dict[str, Any] = {"image": name}
             P, T = labels[None], true[None]
-            for metric, fn in (("miou", miou), ("miou_fg", miou_fg), ("miou_gt", miou_gt), ("fg_ari", fg_ari),
-                               ("ari", ari), ("msc", msc), ("dice", dice), ("dice_fg", dice_fg)):
+            for metric, fn in (
+                ("miou", miou),
+                ("miou_fg", miou_fg),
+                ("miou_gt", miou_gt),
+                ("fg_ari", fg_ari),
+                ("ari", ari),
+                ("msc", msc),
+                ("dice", dice),
+                ("dice_fg", dice_fg),
+            ):
                 row[metric] = float(fn(P, T)[0])
-            row["count_acc"] = float(object_count_accuracy(count_segments(P, background=None), count_segments(T, background=None))[0])
+            row["count_acc"] = float(
+                object_count_accuracy(count_segments(P, background=None), count_segments(T, background=None))[
+                    0
+                ]
+            )
             recon = None
             recon_stem = preds_by_name.get(f"{name}_recon")
             if recon_stem is not None:
@@ -204,20 +233,38 @@ class ClevrTex(Protocol):
         summary = _means(per_image)
         summary["images"] = len(per_image)
         per_attr = [
-            {"attribute": a, "value": v, "obj_iou": float(np.mean(x)), "objects": len(x),
-             **({"obj_mse": float(np.mean(obj_mse[(a, v)]))} if (a, v) in obj_mse else {})}
+            {
+                "attribute": a,
+                "value": v,
+                "obj_iou": float(np.mean(x)),
+                "objects": len(x),
+                **({"obj_mse": float(np.mean(obj_mse[(a, v)]))} if (a, v) in obj_mse else {}),
+            }
             for (a, v), x in sorted(obj_iou.items())
         ]
         per_attr += [
-            {"attribute": "ground_material", "value": g, "ground_iou": float(np.mean(x)), "images": len(x),
-             **({"ground_mse": float(np.mean(ground_mse[g]))} if g in ground_mse else {})}
+            {
+                "attribute": "ground_material",
+                "value": g,
+                "ground_iou": float(np.mean(x)),
+                "images": len(x),
+                **({"ground_mse": float(np.mean(ground_mse[g]))} if g in ground_mse else {}),
+            }
             for g, x in sorted(ground_iou.items())
         ]
         if per_image and not n_meta:
             notes.append("no metadata (.json) beside the images: per-attribute breakdown skipped")
         opts["variant"] = key
-        return EvalResult(self.name, self.version, summary, {"per_image": per_image, "per_attribute": per_attr},
-                          items, notes, opts, "miou")
+        return EvalResult(
+            self.name,
+            self.version,
+            summary,
+            {"per_image": per_image, "per_attribute": per_attr},
+            items,
+            notes,
+            opts,
+            "miou",
+        )
 
     @staticmethod
     def _pred_file(root: Path, stem: str | None) -> Path | None:
@@ -245,7 +292,9 @@ class ClevrTex(Protocol):
                 return preprocess_mask(lab, size, frac)
         if lab.shape != tuple(shape):
             if opts["resize"] == "nearest":
-                im = Image.fromarray(lab.astype(np.int32), mode="I").resize((shape[1], shape[0]), Image.NEAREST)
+                im = Image.fromarray(lab.astype(np.int32), mode="I").resize(
+                    (shape[1], shape[0]), Image.NEAREST
+                )
                 return np.asarray(im).astype(np.int64)
             raise ShapeError(
                 f"prediction {path.name} has size {lab.shape}; expected {tuple(shape)} (the protocol's "

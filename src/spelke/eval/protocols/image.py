@@ -20,8 +20,8 @@ from spelke.eval.detection import CorLocAccumulator, corloc, largest_component_b
 from spelke.eval.protocols.base import (
     EvalResult,
     ItemScore,
-    Protocol,
     ProgressFn,
+    Protocol,
     iter_with_progress,
     list_images,
     no_progress,
@@ -62,7 +62,9 @@ def read_saliency_map(path: Path) -> np.ndarray:
             return p[0].astype(np.float32)
         if p.shape[0] == 2:
             return p[1].astype(np.float32)
-        raise FileFormatError(f"{path}: saliency soft maps need 1 (foreground) or 2 (bg, fg) channels, got {p.shape[0]}")
+        raise FileFormatError(
+            f"{path}: saliency soft maps need 1 (foreground) or 2 (bg, fg) channels, got {p.shape[0]}"
+        )
     raw = read_label_map(path)
     top = raw.max(initial=0)
     if top <= 1:
@@ -85,15 +87,21 @@ class Saliency(Protocol):
         "allow_missing": False,
     }
     gt_layout = "<gt>/<name>.png binary masks (foreground = value > half the maximum, e.g. > 127 of 255)"
-    pred_layout = "<pred>/<name>.png soft maps (8-bit grey / 255) or binary 0/1, or <name>.npz probs (1|2, H, W)"
+    pred_layout = (
+        "<pred>/<name>.png soft maps (8-bit grey / 255) or binary 0/1, or <name>.npz probs (1|2, H, W)"
+    )
 
     def evaluate(self, pred, gt, *, progress: ProgressFn = no_progress, **options) -> EvalResult:
         opts = self.resolve_options(options)
         pred_root = prediction_root(Path(pred))
         files = _gt_images(Path(gt), self.gt_layout)
-        acc = SaliencyAccumulator(opts["n_thresholds"], opts["include_zero"], opts["beta2"], opts["threshold"])
+        acc = SaliencyAccumulator(
+            opts["n_thresholds"], opts["include_zero"], opts["beta2"], opts["threshold"]
+        )
         missing = [f.stem for f in files if _pred_for(pred_root, f.stem) is None]
-        notes = [n for n in (report_missing(missing, pred_root, self.pred_layout, opts["allow_missing"]),) if n]
+        notes = [
+            n for n in (report_missing(missing, pred_root, self.pred_layout, opts["allow_missing"]),) if n
+        ]
         extra = note_extra({p.stem for p in pred_root.iterdir() if p.is_file()} - {f.stem for f in files})
         if extra:
             notes.append(extra)
@@ -107,30 +115,39 @@ class Saliency(Protocol):
                 soft = np.clip(resize_bilinear(soft, true.shape), 0.0, 1.0)
             acc.update(soft[None], true[None])
             b = soft[None] > opts["threshold"]
-            row = {"image": f.stem, "iou": float(jaccard(b, true[None])[0]),
-                   "acc": float(pixel_accuracy(b, true[None])[0]),
-                   "f_beta": float(f_beta(b, true[None], opts["beta2"])[0])}
+            row = {
+                "image": f.stem,
+                "iou": float(jaccard(b, true[None])[0]),
+                "acc": float(pixel_accuracy(b, true[None])[0]),
+                "f_beta": float(f_beta(b, true[None], opts["beta2"])[0]),
+            }
             rows.append(row)
             items.append(ItemScore(f.stem, row["iou"], f, p))
         r = acc.compute()
         summary = {k: float(r[k]) for k in ("max_f_beta", "max_f_beta_threshold", "iou", "acc", "f_beta")}
         summary["oracle_per_image_max_f_beta"] = float(r["oracle_per_image_max_f_beta"])
         summary["images"] = int(r["images"])
-        return EvalResult(self.name, self.version, summary, {"per_image": rows}, items, notes, opts, "max_f_beta")
+        return EvalResult(
+            self.name, self.version, summary, {"per_image": rows}, items, notes, opts, "max_f_beta"
+        )
 
 
 def _load_coco(path: Path, what: str) -> Any:
     if path.is_dir():
         cands = sorted(path.glob("*.json"))
         if len(cands) != 1:
-            raise DataLayoutError(f"{path} must hold exactly one COCO-style .json for {what}; found {len(cands)}")
+            raise DataLayoutError(
+                f"{path} must hold exactly one COCO-style .json for {what}; found {len(cands)}"
+            )
         path = cands[0]
     if not path.is_file():
         raise DataLayoutError(f"{path} does not exist; expected a COCO-style JSON file for {what}")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise FileFormatError(f"{path} is not valid JSON ({e}); expected a COCO-style file for {what}") from None
+        raise FileFormatError(
+            f"{path} is not valid JSON ({e}); expected a COCO-style file for {what}"
+        ) from None
 
 
 def _xyxy(bbox: list[float]) -> list[float]:
@@ -167,7 +184,9 @@ class CorLoc(Protocol):
             for a in coco.get("annotations", []):
                 gt_boxes[int(a["image_id"])].append(_xyxy(a["bbox"]))
         except (KeyError, TypeError) as e:
-            raise FileFormatError(f"{gt}: not a COCO-style ground truth ({e!r} missing); expected {self.gt_layout}") from None
+            raise FileFormatError(
+                f"{gt}: not a COCO-style ground truth ({e!r} missing); expected {self.gt_layout}"
+            ) from None
         stem_to_id = {Path(im["file_name"]).stem: i for i, im in images.items()}
         pred = Path(pred)
         pred_boxes: dict[int, list[float] | None] = {}
@@ -201,12 +220,23 @@ class CorLoc(Protocol):
             g = np.asarray(gt_boxes[iid], np.float64).reshape(-1, 4)
             acc.update([pb], [g])
             hit = bool(corloc([pb], [g], opts["iou_threshold"], opts["inclusive"])[0])
-            rows.append({"image": Path(images[iid]["file_name"]).stem, "hit": hit, "gt_boxes": len(g),
-                         "pred_box": None if pb is None else [round(v, 2) for v in pb]})
+            rows.append(
+                {
+                    "image": Path(images[iid]["file_name"]).stem,
+                    "hit": hit,
+                    "gt_boxes": len(g),
+                    "pred_box": None if pb is None else [round(v, 2) for v in pb],
+                }
+            )
             items.append(ItemScore(rows[-1]["image"], float(hit)))
         r = acc.compute()
-        summary = {"corloc": float(r["corloc"]), "images": r["images"], "hits": r["hits"],
-                   "skipped_no_gt": r["skipped_no_gt"], "no_prediction": r["no_prediction"]}
+        summary = {
+            "corloc": float(r["corloc"]),
+            "images": r["images"],
+            "hits": r["hits"],
+            "skipped_no_gt": r["skipped_no_gt"],
+            "no_prediction": r["no_prediction"],
+        }
         return EvalResult(self.name, self.version, summary, {"per_image": rows}, items, notes, opts, "corloc")
 
 
@@ -234,7 +264,9 @@ class Semantic(Protocol):
         pred_root = prediction_root(Path(pred))
         files = _gt_images(Path(gt), self.gt_layout)
         missing = [f.stem for f in files if not (pred_root / f"{f.stem}.png").is_file()]
-        notes = [n for n in (report_missing(missing, pred_root, self.pred_layout, opts["allow_missing"]),) if n]
+        notes = [
+            n for n in (report_missing(missing, pred_root, self.pred_layout, opts["allow_missing"]),) if n
+        ]
         files = [f for f in files if f.stem not in set(missing)]
         ign = opts["ignore_index"]
         n_cls, n_clu = opts["n_classes"], opts["n_clusters"]
@@ -259,12 +291,20 @@ class Semantic(Protocol):
         r = acc.compute(matching=opts["matching"])
         mapping = np.asarray(r["mapping"])
         per_class = [
-            {"class": c, "iou": float(r["per_class_iou"][c]),
-             "clusters": " ".join(str(k) for k in np.flatnonzero(mapping == c))}
+            {
+                "class": c,
+                "iou": float(r["per_class_iou"][c]),
+                "clusters": " ".join(str(k) for k in np.flatnonzero(mapping == c)),
+            }
             for c in range(int(n_cls))
         ]
-        summary = {"miou": float(r["miou"]), "pixel_accuracy": float(r["pixel_accuracy"]),
-                   "classes": int(n_cls), "clusters": int(n_clu), "images": len(files)}
+        summary = {
+            "miou": float(r["miou"]),
+            "pixel_accuracy": float(r["pixel_accuracy"]),
+            "classes": int(n_cls),
+            "clusters": int(n_clu),
+            "images": len(files),
+        }
         opts.update(n_classes=int(n_cls), n_clusters=int(n_clu))
         return EvalResult(self.name, self.version, summary, {"per_class": per_class}, [], notes, opts, "miou")
 

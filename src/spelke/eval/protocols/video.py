@@ -21,8 +21,8 @@ from spelke.eval.protocols.base import (
     ANNOTATION_DIRS,
     EvalResult,
     ItemScore,
-    Protocol,
     ProgressFn,
+    Protocol,
     SequenceGT,
     find_frame_image,
     find_prediction,
@@ -110,7 +110,11 @@ class _SequenceProtocol(Protocol):
                 if p is None:
                     missing.append(f"{seq.name}/{s}")
             used.update(f"{seq.name}/{s}" for s in seq.frames)
-        notes = [n for n in (report_missing(missing, pred_root, self.pred_layout, opts.get("allow_missing", False)),) if n]
+        notes = [
+            n
+            for n in (report_missing(missing, pred_root, self.pred_layout, opts.get("allow_missing", False)),)
+            if n
+        ]
         extra = note_extra(list_prediction_stems(pred_root) - used)
         if extra:
             notes.append(extra)
@@ -166,18 +170,37 @@ class BinaryVideoProtocol(_SequenceProtocol):
                     fs.append(f)
                 js.append(j)
                 per_frame.append(row)
-                items.append(ItemScore(f"{seq.name}/{s}", j, seq.frames[s] if seq.object_dirs is None else None, path,
-                                       find_frame_image(seq.image_dir, s)))
+                items.append(
+                    ItemScore(
+                        f"{seq.name}/{s}",
+                        j,
+                        seq.frames[s] if seq.object_dirs is None else None,
+                        path,
+                        find_frame_image(seq.image_dir, s),
+                    )
+                )
             srow: dict[str, Any] = {"sequence": seq.name, "frames": len(js)}
             for name, vals in (("J", js), ("F", fs)) if self.boundary else (("J", js),):
                 st = davis_statistics(np.asarray(vals, dtype=np.float64))
-                srow.update({f"{name}_mean": st["mean"], f"{name}_recall": st["recall"], f"{name}_decay": st["decay"]})
+                srow.update(
+                    {f"{name}_mean": st["mean"], f"{name}_recall": st["recall"], f"{name}_decay": st["decay"]}
+                )
             per_seq.append(srow)
         summary = self._summarise(per_seq, per_frame)
         if n_resized:
-            notes.append(f"{n_resized} prediction(s) resized to the annotation size (resize={opts['resize']})")
-        return EvalResult(self.name, self.version, summary, {"per_sequence": per_seq, "per_frame": per_frame},
-                          items, notes, opts, self.headline_key)
+            notes.append(
+                f"{n_resized} prediction(s) resized to the annotation size (resize={opts['resize']})"
+            )
+        return EvalResult(
+            self.name,
+            self.version,
+            summary,
+            {"per_sequence": per_seq, "per_frame": per_frame},
+            items,
+            notes,
+            opts,
+            self.headline_key,
+        )
 
     def _summarise(self, per_seq, per_frame) -> dict[str, float]:
         def mean(rows, key):
@@ -192,8 +215,13 @@ class BinaryVideoProtocol(_SequenceProtocol):
             "J_decay": mean(per_seq, "J_decay"),
         }
         if self.boundary:
-            out.update({"F_seq_mean": mean(per_seq, "F_mean"), "F_recall": mean(per_seq, "F_recall"),
-                        "F_decay": mean(per_seq, "F_decay")})
+            out.update(
+                {
+                    "F_seq_mean": mean(per_seq, "F_mean"),
+                    "F_recall": mean(per_seq, "F_recall"),
+                    "F_decay": mean(per_seq, "F_decay"),
+                }
+            )
             out["J&F_seq_mean"] = (out["J_seq_mean"] + out["F_seq_mean"]) / 2
         out["sequences"] = len(per_seq)
         out["frames"] = len(per_frame)
@@ -345,20 +373,44 @@ class Davis2017Unsupervised(_SequenceProtocol):
                 trues.append(t)
                 preds.append(p)
             res = davis2017_unsupervised(
-                np.stack(preds), np.stack(trues), max_proposals=opts["max_proposals"], void_label=opts["void"],
+                np.stack(preds),
+                np.stack(trues),
+                max_proposals=opts["max_proposals"],
+                void_label=opts["void"],
                 objects=opts["objects"],
             )
             seq_j, seq_f = [], []
             for obj_id, j, f in zip(res.object_ids, res.j, res.f, strict=True):
                 sj, sf = davis_statistics(j), davis_statistics(f)
-                per_obj.append({"sequence": seq.name, "object": int(obj_id), "proposal": res.proposal_for(obj_id),
-                                "J_mean": sj["mean"], "J_recall": sj["recall"], "J_decay": sj["decay"],
-                                "F_mean": sf["mean"], "F_recall": sf["recall"], "F_decay": sf["decay"]})
+                per_obj.append(
+                    {
+                        "sequence": seq.name,
+                        "object": int(obj_id),
+                        "proposal": res.proposal_for(obj_id),
+                        "J_mean": sj["mean"],
+                        "J_recall": sj["recall"],
+                        "J_decay": sj["decay"],
+                        "F_mean": sf["mean"],
+                        "F_recall": sf["recall"],
+                        "F_decay": sf["decay"],
+                    }
+                )
                 seq_j.append(sj["mean"])
                 seq_f.append(sf["mean"])
-            jm, fm = float(np.mean(seq_j)) if seq_j else float("nan"), float(np.mean(seq_f)) if seq_f else float("nan")
-            per_seq.append({"sequence": seq.name, "frames": len(stems), "objects": len(seq_j),
-                            "J_mean": jm, "F_mean": fm, "J&F_mean": (jm + fm) / 2})
+            jm, fm = (
+                float(np.mean(seq_j)) if seq_j else float("nan"),
+                float(np.mean(seq_f)) if seq_f else float("nan"),
+            )
+            per_seq.append(
+                {
+                    "sequence": seq.name,
+                    "frames": len(stems),
+                    "objects": len(seq_j),
+                    "J_mean": jm,
+                    "F_mean": fm,
+                    "J&F_mean": (jm + fm) / 2,
+                }
+            )
             items.append(ItemScore(seq.name, (jm + fm) / 2))
 
         def pooled(key):
@@ -369,8 +421,16 @@ class Davis2017Unsupervised(_SequenceProtocol):
         summary["J&F_mean"] = (summary["J_mean"] + summary["F_mean"]) / 2
         summary["sequences"] = len(per_seq)
         summary["objects"] = len(per_obj)
-        return EvalResult(self.name, self.version, summary, {"per_sequence": per_seq, "per_object": per_obj},
-                          items, notes, opts, "J&F_mean")
+        return EvalResult(
+            self.name,
+            self.version,
+            summary,
+            {"per_sequence": per_seq, "per_object": per_obj},
+            items,
+            notes,
+            opts,
+            "J&F_mean",
+        )
 
 
 class Movi(_SequenceProtocol):
@@ -380,8 +440,15 @@ class Movi(_SequenceProtocol):
     name = "movi"
     summary = "multi-object video: per-frame FG-ARI, ARI, mIoU (ClevrTex convention); video FG-ARI (SAVi)"
     reads = ("labels", "soft")
-    options: ClassVar[dict[str, Any]] = {"split": None, "frames": "all", "resize": "none", "allow_missing": False}
-    gt_layout = "spelke/DAVIS tree: <gt>/Annotations/<seq>/<frame>.png (instance ids stable over the clip, 0 = bg)"
+    options: ClassVar[dict[str, Any]] = {
+        "split": None,
+        "frames": "all",
+        "resize": "none",
+        "allow_missing": False,
+    }
+    gt_layout = (
+        "spelke/DAVIS tree: <gt>/Annotations/<seq>/<frame>.png (instance ids stable over the clip, 0 = bg)"
+    )
 
     def evaluate(self, pred, gt, *, progress: ProgressFn = no_progress, **options) -> EvalResult:
         opts = self.resolve_options(options)
@@ -403,11 +470,25 @@ class Movi(_SequenceProtocol):
             T, P = np.stack(trues), np.stack(preds)
             f_ari, a, m, mg = fg_ari(P, T), ari(P, T), miou(P, T), miou_gt(P, T)
             for s, path, v1, v2, v3, v4 in zip(stems, paths, f_ari, a, m, mg, strict=True):
-                per_frame.append({"sequence": seq.name, "frame": s, "fg_ari": v1, "ari": v2, "miou": v3, "miou_gt": v4})
-                items.append(ItemScore(f"{seq.name}/{s}", float(v3), seq.frames[s], path, find_frame_image(seq.image_dir, s)))
+                per_frame.append(
+                    {"sequence": seq.name, "frame": s, "fg_ari": v1, "ari": v2, "miou": v3, "miou_gt": v4}
+                )
+                items.append(
+                    ItemScore(
+                        f"{seq.name}/{s}", float(v3), seq.frames[s], path, find_frame_image(seq.image_dir, s)
+                    )
+                )
             v_fg = float(fg_ari_video(P[None], T[None])[0])
-            per_seq.append({"sequence": seq.name, "frames": len(stems), "fg_ari": float(np.nanmean(f_ari)),
-                            "ari": float(a.mean()), "miou": float(m.mean()), "fg_ari_video": v_fg})
+            per_seq.append(
+                {
+                    "sequence": seq.name,
+                    "frames": len(stems),
+                    "fg_ari": float(np.nanmean(f_ari)),
+                    "ari": float(a.mean()),
+                    "miou": float(m.mean()),
+                    "fg_ari_video": v_fg,
+                }
+            )
 
         def mean(rows, key):
             v = np.array([r[key] for r in rows], dtype=np.float64)
@@ -418,8 +499,23 @@ class Movi(_SequenceProtocol):
         summary["frames_without_foreground"] = int(sum(np.isnan(r["fg_ari"]) for r in per_frame))
         summary["sequences"] = len(per_seq)
         summary["frames"] = len(per_frame)
-        return EvalResult(self.name, self.version, summary, {"per_sequence": per_seq, "per_frame": per_frame},
-                          items, notes, opts, "fg_ari")
+        return EvalResult(
+            self.name,
+            self.version,
+            summary,
+            {"per_sequence": per_seq, "per_frame": per_frame},
+            items,
+            notes,
+            opts,
+            "fg_ari",
+        )
 
 
-PROTOCOL_CLASSES: list[type[Protocol]] = [Davis2016, SegTrackV2, FBMS59, *ORACLES, Davis2017Unsupervised, Movi]
+PROTOCOL_CLASSES: list[type[Protocol]] = [
+    Davis2016,
+    SegTrackV2,
+    FBMS59,
+    *ORACLES,
+    Davis2017Unsupervised,
+    Movi,
+]
