@@ -105,7 +105,17 @@ def test_iou_and_dice_matrix_hand_example():
     np.testing.assert_allclose(iou, [[2 / 3, 0], [1 / 4, 1 / 2], [0, 0]], rtol=0, atol=1e-15)
     # Dice(p0,t0) = 4/5; Dice(p1,t0) = 2/5; Dice(p1,t1) = 2/3; the empty row is 0, not NaN
     np.testing.assert_allclose(
-        dice_matrix_from_contingency(counts), [[0.8, 0, ], [0.4, 2 / 3], [0, 0]], rtol=0, atol=1e-15
+        dice_matrix_from_contingency(counts),
+        [
+            [
+                0.8,
+                0,
+            ],
+            [0.4, 2 / 3],
+            [0, 0],
+        ],
+        rtol=0,
+        atol=1e-15,
     )
 
 
@@ -127,9 +137,15 @@ def test_hungarian_is_maximal(rng, shape):
         r, c = hungarian(s)
         assert len(r) == min(shape) and len(set(c.tolist())) == len(c)
         if shape[0] <= shape[1]:
-            best = max(sum(s[i, p[i]] for i in range(shape[0])) for p in itertools.permutations(range(shape[1]), shape[0]))
+            best = max(
+                sum(s[i, p[i]] for i in range(shape[0]))
+                for p in itertools.permutations(range(shape[1]), shape[0])
+            )
         else:
-            best = max(sum(s[p[j], j] for j in range(shape[1])) for p in itertools.permutations(range(shape[0]), shape[1]))
+            best = max(
+                sum(s[p[j], j] for j in range(shape[1]))
+                for p in itertools.permutations(range(shape[0]), shape[1])
+            )
         assert s[r, c].sum() == pytest.approx(best, abs=1e-12)
 
 
@@ -143,7 +159,7 @@ def test_hungarian_empty_and_bad_shape():
 def test_as_label_pair_shapes():
     p, t = as_label_pair(np.zeros((4, 5), np.uint8), np.ones((4, 5), bool))
     assert p.shape == t.shape == (1, 4, 5) and p.dtype == np.int64
-    pv, tv = as_label_pair(np.zeros((2, 3, 4, 5)), np.zeros((2, 3, 4, 5)), video=True)
+    pv, _tv = as_label_pair(np.zeros((2, 3, 4, 5)), np.zeros((2, 3, 4, 5)), video=True)
     assert pv.shape == (2, 12, 5)
     with pytest.raises(ShapeError, match="same shape"):
         as_label_pair(np.zeros((4, 5)), np.zeros((4, 6)))

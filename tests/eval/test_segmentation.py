@@ -70,6 +70,10 @@ def brute(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     best = max(sums)
     optimal = [ms for ms, s in zip(matchings, sums, strict=True) if s >= best - 1e-12]
     best_fg = max(sum(iou[(t, p)] for t, p in ms if t != 0) for ms in optimal)
+    # Tie-breaking among IoU-optimal matchings: most foreground IoU, then most Dice.
+    fg_of = [sum(iou[(t, p)] for t, p in ms if t != 0) for ms in optimal]
+    preferred = [ms for ms, f in zip(optimal, fg_of, strict=True) if f >= max(fg_of) - 1e-12]
+    tb = max(preferred, key=lambda ms: sum(dic[m] for m in ms))
     # Dice of the IoU-optimal matchings (a set when IoU ties leave a choice)
     dice_sets = {round(sum(dic[m] for m in ms), 12) for ms in optimal}
     dice_fg_sets = {round(sum(dic[(t, p)] for t, p in ms if t != 0), 12) for ms in optimal}
@@ -91,6 +95,9 @@ def brute(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         "best_fg_sum": best_fg,
         "fg_sums": {round(sum(iou[(t, p)] for t, p in ms if t != 0), 12) for ms in optimal},
         "dice_fg_set": dice_fg_sets,
+        "miou_fg_tb": sum(iou[(t, p)] for t, p in tb if t != 0),
+        "dice_tb": sum(dic[m] for m in tb) / n_pairs,
+        "dice_fg_tb": sum(dic[(t, p)] for t, p in tb if t != 0),
         "fg_den": n_pairs - has_bg,
         "n_fg": len(fg),
     }
@@ -183,7 +190,10 @@ def test_video_ari_scores_all_frames_jointly(rng):
     true = rng.integers(0, 4, (2, 3, 5, 6))
     pred = np.where(rng.random(true.shape) < 0.7, true, rng.integers(0, 4, true.shape))
     want = [adjusted_rand_score(t.ravel(), p.ravel()) for p, t in zip(pred, true, strict=True)]
-    want_fg = [adjusted_rand_score(t.ravel()[t.ravel() > 0], p.ravel()[t.ravel() > 0]) for p, t in zip(pred, true, strict=True)]
+    want_fg = [
+        adjusted_rand_score(t.ravel()[t.ravel() > 0], p.ravel()[t.ravel() > 0])
+        for p, t in zip(pred, true, strict=True)
+    ]
     np.testing.assert_allclose(ari_video(pred, true), want, rtol=0, atol=1e-12)
     np.testing.assert_allclose(fg_ari_video(pred, true), want_fg, rtol=0, atol=1e-12)
     assert ari_video(pred[0], true[0]).shape == (1,)
@@ -207,8 +217,11 @@ def test_matching_metrics_equal_brute_force(rng):
         # Dice of an IoU-optimal matching: one of the optimal matchings' values
         d = dice(pred, true)[0]
         assert min(abs(d - v) for v in b["dice_set"]) < 1e-12
-        for name, fn in (("miou_gt_nobg", lambda p, t: miou_gt(p, t, background=False)),
-                         ("mbo", mbo), ("msc_nobg", lambda p, t: msc(p, t, background=False))):
+        for name, fn in (
+            ("miou_gt_nobg", lambda p, t: miou_gt(p, t, background=False)),
+            ("mbo", mbo),
+            ("msc_nobg", lambda p, t: msc(p, t, background=False)),
+        ):
             got, want = fn(pred, true)[0], b[name]
             assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want, abs=1e-12), name
         # miou_fg / dice_fg: the foreground part of an optimal (background-included) matching
@@ -218,6 +231,10 @@ def test_matching_metrics_equal_brute_force(rng):
         else:
             assert min(abs(mf * b["fg_den"] - v) for v in b["fg_sums"]) < 1e-12
             assert min(abs(df * b["fg_den"] - v) for v in b["dice_fg_set"]) < 1e-12
+            # ... namely the documented tie-break: most foreground IoU, then most Dice
+            assert mf * b["fg_den"] == pytest.approx(b["miou_fg_tb"], abs=1e-9)
+            assert df * b["fg_den"] == pytest.approx(b["dice_fg_tb"], abs=1e-9)
+        assert d == pytest.approx(b["dice_tb"], abs=1e-9)
 
 
 def official_padded_values(pred: np.ndarray, true: np.ndarray, n_slots: int) -> set[float]:
@@ -266,6 +283,18 @@ def test_miou_equals_official_padded_definition(rng):
     # P-A: 2/4, Q-C: 1/2 -> 1.0; pairs 3 (B-R paired) or 4 (B and R each with an empty slot)
     assert vals == {round(1.0 / 3, 12), 0.25}
     assert miou(pred, true)[0] == pytest.approx(1.0 / 3, abs=1e-15)
+
+
+def test_tie_between_background_and_object_is_broken_towards_the_object():
+    # pred 0 covers one background pixel and the one pixel of object 3: IoU 1/2 with each. Both
+    # matchings reach the same total IoU; the foreground one is taken, whatever the label order.
+    true = np.array([[3, 5, 0] + [5] * 9])
+    for pred in (np.array([[0, 1, 0] + [4] * 9]), np.array([[9, 1, 9] + [4] * 9])):
+        m = match_segments(pred, true)
+        assert m.matched_iou[3] == 0.5 and m.matched_iou[0] == 0.0
+        # pairs: 4-5 (9/10), 0-3 (1/2), 1 unmatched (0 overlap left); n_pairs = max(3, 3) = 3, fg = 2
+        assert miou_fg(pred, true)[0] == pytest.approx((0.9 + 0.5) / 2)
+        assert miou(pred, true)[0] == pytest.approx((0.9 + 0.5) / 3)
 
 
 def test_hand_worked_small_example():

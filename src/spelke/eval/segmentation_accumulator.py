@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 from numpy.typing import ArrayLike
 
 from spelke.errors import ConfigError
@@ -26,6 +25,7 @@ class SegmentationAccumulator(Accumulator):
             mbo, msc, dice, dice_fg).
 
     Examples:
+        >>> import numpy as np
         >>> acc = SegmentationAccumulator(metrics=["miou", "fg_ari"])
         >>> acc.update(np.array([[[0, 0, 1, 2]]]), np.array([[[0, 0, 1, 1]]]))
         >>> acc.update(np.zeros((1, 1, 4), int), np.zeros((1, 1, 4), int))
