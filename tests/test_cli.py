@@ -129,3 +129,31 @@ def test_evaluate_options_and_bad_input_exit_2_with_one_line(tmp_path, capsys):
 
 def test_missing_required_option_is_usage_error(capsys):
     assert main(["evaluate", "--protocol", "davis2016"]) == 2
+
+
+def test_evaluate_clevrtex_layout_end_to_end(tmp_path, capsys):
+    from tests.eval.test_protocols import make_clevrtex
+
+    masks = make_clevrtex(tmp_path / "gt", 10)
+    write_label_map(tmp_path / "pred" / "CLEVRTEX_full_000000.png", masks[0] + 1)
+    out = tmp_path / "ct.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                "-P",
+                "clevrtex",
+                "--pred",
+                str(tmp_path / "pred"),
+                "--gt",
+                str(tmp_path / "gt"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "per attribute" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["summary"]["miou"] == pytest.approx(1.0) and data["options"]["variant"] == "full"
+    assert (tmp_path / "ct_per_attribute.csv").read_text().startswith("attribute,value,obj_iou")
