@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from spelke.viz._atomic import atomic_path
+from spelke.data.io import atomic_path
 from spelke.viz._image import to_uint8
 from spelke.viz.video import gif_bytes
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from spelke.data.io import atomic_path
 from spelke.errors import ShapeError
-from spelke.viz._atomic import atomic_path
 from spelke.viz._image import to_uint8
 
 __all__ = ["gif_bytes", "to_uint8", "write_gif", "write_mp4"]

@@ -41,6 +41,13 @@ from spelke.eval.segmentation import ari, fg_ari, fg_ari_video, miou, miou_gt
 FRAME_SELECTIONS = ("all", "no-first", "no-first-last", "gwm")
 
 
+def mean_of(rows: list[dict[str, Any]], key: str) -> float:
+    """Mean of ``row[key]`` over rows, leaving out NaN (undefined) values; NaN if none is defined."""
+    v = np.array([r[key] for r in rows], dtype=np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
 def select_frames(stems: list[str], how: str) -> list[str]:
     """Which annotated frames a sequence contributes.
 
@@ -203,23 +210,18 @@ class BinaryVideoProtocol(_SequenceProtocol):
         )
 
     def _summarise(self, per_seq, per_frame) -> dict[str, float]:
-        def mean(rows, key):
-            v = np.array([r[key] for r in rows], dtype=np.float64)
-            v = v[~np.isnan(v)]
-            return float(v.mean()) if v.size else float("nan")
-
         out = {
-            "J_frame_mean": mean(per_frame, "J"),
-            "J_seq_mean": mean(per_seq, "J_mean"),
-            "J_recall": mean(per_seq, "J_recall"),
-            "J_decay": mean(per_seq, "J_decay"),
+            "J_frame_mean": mean_of(per_frame, "J"),
+            "J_seq_mean": mean_of(per_seq, "J_mean"),
+            "J_recall": mean_of(per_seq, "J_recall"),
+            "J_decay": mean_of(per_seq, "J_decay"),
         }
         if self.boundary:
             out.update(
                 {
-                    "F_seq_mean": mean(per_seq, "F_mean"),
-                    "F_recall": mean(per_seq, "F_recall"),
-                    "F_decay": mean(per_seq, "F_decay"),
+                    "F_seq_mean": mean_of(per_seq, "F_mean"),
+                    "F_recall": mean_of(per_seq, "F_recall"),
+                    "F_decay": mean_of(per_seq, "F_decay"),
                 }
             )
             out["J&F_seq_mean"] = (out["J_seq_mean"] + out["F_seq_mean"]) / 2
@@ -413,11 +415,9 @@ class Davis2017Unsupervised(_SequenceProtocol):
             )
             items.append(ItemScore(seq.name, (jm + fm) / 2))
 
-        def pooled(key):
-            v = np.array([r[key] for r in per_obj], dtype=np.float64)
-            return float(np.nanmean(v)) if v.size else float("nan")
-
-        summary = {k: pooled(k) for k in ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")}
+        summary = {
+            k: mean_of(per_obj, k) for k in ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
+        }
         summary["J&F_mean"] = (summary["J_mean"] + summary["F_mean"]) / 2
         summary["sequences"] = len(per_seq)
         summary["objects"] = len(per_obj)
@@ -483,19 +483,15 @@ class Movi(_SequenceProtocol):
                 {
                     "sequence": seq.name,
                     "frames": len(stems),
-                    "fg_ari": float(np.nanmean(f_ari)),
+                    "fg_ari": mean_of([{"v": x} for x in f_ari], "v"),  # NaN-safe: a clip may lack foreground
                     "ari": float(a.mean()),
                     "miou": float(m.mean()),
                     "fg_ari_video": v_fg,
                 }
             )
 
-        def mean(rows, key):
-            v = np.array([r[key] for r in rows], dtype=np.float64)
-            return float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan")
-
-        summary = {k: mean(per_frame, k) for k in ("fg_ari", "ari", "miou", "miou_gt")}
-        summary["fg_ari_video"] = mean(per_seq, "fg_ari_video")
+        summary = {k: mean_of(per_frame, k) for k in ("fg_ari", "ari", "miou", "miou_gt")}
+        summary["fg_ari_video"] = mean_of(per_seq, "fg_ari_video")
         summary["frames_without_foreground"] = int(sum(np.isnan(r["fg_ari"]) for r in per_frame))
         summary["sequences"] = len(per_seq)
         summary["frames"] = len(per_frame)
