@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from spelke.data.io import read_image, read_json, read_label_map, read_soft_mask
-from spelke.errors import ConfigError, DataLayoutError, FileFormatError, ShapeError
+from spelke.errors import ConfigError, DataLayoutError, ShapeError
 from spelke.eval.protocols.base import (
     EvalResult,
     ItemScore,
@@ -172,9 +172,10 @@ class ClevrTex(Protocol):
                 raise DataLayoutError(
                     f"{flat} is missing: every ClevrTex image needs its _flat.png instance map"
                 )
-            true = preprocess_mask(read_label_map(flat), size, frac)
+            flat_labels = read_label_map(flat)
+            true = preprocess_mask(flat_labels, size, frac)
             pred_file = self._pred_file(pred_root, preds_by_name.get(name))
-            labels = self._read_pred(pred_file, true.shape, read_label_map(flat).shape, size, frac, opts)
+            labels = self._read_pred(pred_file, true.shape, flat_labels.shape, size, frac, opts)
             row: dict[str, Any] = {"image": name}
             P, T = labels[None], true[None]
             for metric, fn in (
@@ -284,10 +285,7 @@ class ClevrTex(Protocol):
                 return preprocess_mask(probs.argmax(0), size, frac)
             lab = probs.argmax(0)  # hard argmax, as the official evaluator
         else:
-            try:
-                lab = read_label_map(path)
-            except FileFormatError:
-                raise
+            lab = read_label_map(path)
             if lab.shape == tuple(orig_shape) and tuple(orig_shape) != tuple(shape):
                 return preprocess_mask(lab, size, frac)
         if lab.shape != tuple(shape):

@@ -106,16 +106,14 @@ class _SequenceProtocol(Protocol):
         seqs = find_sequence_gt(
             gt, None if split in (None, "none", "all") else split, self.split_year, self.annotation_dirs
         )
-        todo: list[tuple[SequenceGT, list[str]]] = []
+        todo: list[tuple[SequenceGT, list[tuple[str, Path | None]]]] = []
         missing: list[str] = []
         used: set[str] = set()
         for seq in seqs:
             stems = select_frames(sorted(seq.frames, key=natural_key), opts.get("frames", "all"))
-            todo.append((seq, stems))
-            for s in stems:
-                p = find_prediction(pred_root, f"{seq.name}/{s}", self.reads)
-                if p is None:
-                    missing.append(f"{seq.name}/{s}")
+            frames = [(s, find_prediction(pred_root, f"{seq.name}/{s}", self.reads)) for s in stems]
+            todo.append((seq, frames))
+            missing += [f"{seq.name}/{s}" for s, p in frames if p is None]
             used.update(f"{seq.name}/{s}" for s in seq.frames)
         notes = [
             n
@@ -125,7 +123,14 @@ class _SequenceProtocol(Protocol):
         extra = note_extra(list_prediction_stems(pred_root) - used)
         if extra:
             notes.append(extra)
-        return pred_root, todo, notes
+        return todo, notes
+
+    def _frames(self, seq: SequenceGT, frames: list[tuple[str, Path | None]], opts: dict[str, Any]):
+        """Yield (stem, ground-truth labels, prediction path, prediction, resized?) for each frame."""
+        for s, path in frames:
+            true = read_gt_labels(seq, s)
+            pred, resized = self._read_pred(path, true.shape, f"{seq.name}/{s}", opts)
+            yield s, true, path, pred, resized
 
     def _read_pred(self, path: Path | None, shape: tuple[int, int], key: str, opts: dict[str, Any]):
         """Read one prediction; returns (array, resized?) — labels (H,W) or soft (K,H,W)."""
@@ -156,17 +161,15 @@ class BinaryVideoProtocol(_SequenceProtocol):
 
     def evaluate(self, pred, gt, *, progress: ProgressFn = no_progress, **options) -> EvalResult:
         opts = self.resolve_options(options)
-        pred_root, todo, notes = self._pairs(Path(pred), Path(gt), opts)
+        todo, notes = self._pairs(Path(pred), Path(gt), opts)
         per_frame: list[dict[str, Any]] = []
         per_seq: list[dict[str, Any]] = []
         items: list[ItemScore] = []
         n_resized = 0
         for seq, stems in iter_with_progress(todo, progress, f"{self.name}: sequences"):
             js, fs = [], []
-            for s in stems:
-                fg = read_gt_labels(seq, s) > 0
-                path = find_prediction(pred_root, f"{seq.name}/{s}", self.reads)
-                p, resized = self._read_pred(path, fg.shape, f"{seq.name}/{s}", opts)
+            for s, true, path, p, resized in self._frames(seq, stems, opts):
+                fg = true > 0
                 n_resized += resized
                 j = float(self.frame_score(p, fg, opts)[0])
                 row: dict[str, Any] = {"sequence": seq.name, "frame": s, "J": j}
@@ -362,16 +365,13 @@ class Davis2017Unsupervised(_SequenceProtocol):
         if "split" not in options and not _has_split(Path(gt), "val", self.split_year):
             options = {**options, "split": None}
         opts = self.resolve_options(options)
-        pred_root, todo, notes = self._pairs(Path(pred), Path(gt), opts)
+        todo, notes = self._pairs(Path(pred), Path(gt), opts)
         per_obj: list[dict[str, Any]] = []
         per_seq: list[dict[str, Any]] = []
         items: list[ItemScore] = []
         for seq, stems in iter_with_progress(todo, progress, f"{self.name}: sequences"):
             trues, preds = [], []
-            for s in stems:
-                t = read_gt_labels(seq, s)
-                path = find_prediction(pred_root, f"{seq.name}/{s}", self.reads)
-                p, _ = self._read_pred(path, t.shape, f"{seq.name}/{s}", opts)
+            for _, t, _, p, _ in self._frames(seq, stems, opts):
                 trues.append(t)
                 preds.append(p)
             res = davis2017_unsupervised(
@@ -452,16 +452,13 @@ class Movi(_SequenceProtocol):
 
     def evaluate(self, pred, gt, *, progress: ProgressFn = no_progress, **options) -> EvalResult:
         opts = self.resolve_options(options)
-        pred_root, todo, notes = self._pairs(Path(pred), Path(gt), opts)
+        todo, notes = self._pairs(Path(pred), Path(gt), opts)
         per_frame: list[dict[str, Any]] = []
         per_seq: list[dict[str, Any]] = []
         items: list[ItemScore] = []
         for seq, stems in iter_with_progress(todo, progress, f"{self.name}: clips"):
             trues, preds, paths = [], [], []
-            for s in stems:
-                t = read_gt_labels(seq, s)
-                path = find_prediction(pred_root, f"{seq.name}/{s}", self.reads)
-                p, _ = self._read_pred(path, t.shape, f"{seq.name}/{s}", opts)
+            for _, t, path, p, _ in self._frames(seq, stems, opts):
                 if p.ndim == 3:  # soft (K, H, W): hard argmax, as the ClevrTex evaluator does
                     p = p.argmax(0)
                 trues.append(t)
@@ -469,7 +466,7 @@ class Movi(_SequenceProtocol):
                 paths.append(path)
             T, P = np.stack(trues), np.stack(preds)
             f_ari, a, m, mg = fg_ari(P, T), ari(P, T), miou(P, T), miou_gt(P, T)
-            for s, path, v1, v2, v3, v4 in zip(stems, paths, f_ari, a, m, mg, strict=True):
+            for (s, _), path, v1, v2, v3, v4 in zip(stems, paths, f_ari, a, m, mg, strict=True):
                 per_frame.append(
                     {"sequence": seq.name, "frame": s, "fg_ari": v1, "ari": v2, "miou": v3, "miou_gt": v4}
                 )
