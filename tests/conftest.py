@@ -16,3 +16,16 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 def rng() -> np.random.Generator:
     """A seeded generator; every random test input flows from it."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def textured_video():
+    """The shared motion fixture: 6 frames of 64x96, three textured objects moving (translation,
+    rotation, scale; 1 to 2.5 px/frame relative to the background) over a panning textured background,
+    with exact flow, occlusion masks and tracks (:mod:`spelke.synth.textured_motion`). Shared across
+    tests: do not modify its arrays. docs/motion.md lists what the backends measure on it."""
+    from spelke.synth.textured_motion import make_textured_video
+
+    return make_textured_video(
+        frames=6, size=(64, 96), objects=3, motion="affine", min_speed=1.0, max_speed=2.5, seed=0
+    )

@@ -78,7 +78,7 @@ def _progress(it, total: int, description: str):
 # spelke list
 # --------------------------------------------------------------------------------------------------
 
-LISTABLE = ("protocols", "datasets", "methods", "metrics")
+LISTABLE = ("protocols", "datasets", "methods", "metrics", "flow-backends", "variants")
 
 
 @app.command("list")
@@ -124,6 +124,14 @@ def _registered(kind: str, pattern: str) -> list[tuple[str, str]]:
             for n in sorted(ev.__all__)
             if fnmatch.fnmatchcase(n, pattern) and callable(getattr(ev, n)) and not n[0].isupper()
         ]
+    if kind == "flow-backends":
+        from spelke.motion import FLOW_BACKENDS, list_flow_backends
+
+        return [(n, FLOW_BACKENDS.entry(n).summary) for n in list_flow_backends(pattern)]
+    if kind == "variants":
+        from spelke.synth.variants import VARIANTS
+
+        return [(e.name, f"{e.summary} (on disk: {e.tags['key']})") for e in VARIANTS.entries(pattern)]
     if kind == "methods":
         return []  # methods register themselves as later issues add them
     raise ConfigError(f"unknown kind {kind}")
@@ -251,6 +259,274 @@ def demo_cmd(
         out, clips=clips, frames=frames, size=(h, w), seed=seed, console=console, progress=_progress
     )
     console.print(f"[bold green]report:[/bold green] {report}")
+
+
+# --------------------------------------------------------------------------------------------------
+# spelke flow
+# --------------------------------------------------------------------------------------------------
+
+
+@app.command(
+    "flow",
+    epilog=(
+        "Examples:\n\n"
+        "  spelke flow clip.mp4 --out data/clips --gaps 1,-1\n\n"
+        "  spelke flow --dataset davis_tree --root data/DAVIS --gaps 1,2,-1,-2 --backend raft-large "
+        "--option weights=raft_large.pth\n\n"
+        "  spelke flow frames/ --backend dis --option preset=fast --shard 0/4   (or in a SLURM array)"
+    ),
+)
+def flow_cmd(
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A video file, a folder of frames (or of frame folders, or of videos), or a dataset root."
+        ),
+    ] = None,
+    gaps: Annotated[
+        str, typer.Option("--gaps", help="Signed frame gaps, comma-separated: 1,-1,2,-2.")
+    ] = "1,-1",
+    backend: Annotated[
+        str, typer.Option("--backend", "-b", help="Flow backend (spelke list flow-backends).")
+    ] = "dis",
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="Backend option key=value, repeatable: preset=fast, weights=PATH."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Cache root: writes OUT/flows/NAME/Flows_gap<k>/<seq>/<frame>.flo. "
+            "Default: the dataset root (for a video file, its folder).",
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Read the input with this registered sequence dataset.")
+    ] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="The dataset root (instead of SOURCE).")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Dataset split.")] = None,
+    data_option: Annotated[
+        list[str] | None, typer.Option("--data-option", help="Dataset option key=value, repeatable.")
+    ] = None,
+    sequence: Annotated[
+        list[str] | None, typer.Option("--sequence", "-s", help="Only this sequence (repeatable).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Cache folder name under flows/ (default: the backend).")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="Compute shard i of n (i/n, from 0); default from SLURM_ARRAY_TASK_*."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute files that exist.")] = False,
+) -> None:
+    """Compute optical flow into the flow cache: resumable, sharded, with a manifest.
+
+    Writes the flow of every frame pair (t, t+k) for each gap k, named after the source frame t, as
+    .flo files; existing complete files are skipped, so an interrupted run is simply started again.
+    Unreadable frames, frames of different sizes and sequences shorter than a gap are reported by
+    sequence and frame (exit status 2) while the rest is computed.
+    """
+    from spelke.motion.compute import compute_flow
+
+    if source is not None and root is not None:
+        raise ConfigError("give the input either as SOURCE or as --root, not both")
+    report = compute_flow(
+        source if source is not None else root,
+        out,
+        gaps=gaps,
+        backend=backend,
+        options=parse_options(option),
+        dataset=dataset,
+        split=split,
+        data_options=parse_options(data_option),
+        sequences=sequence or None,
+        name=name,
+        shard=shard,
+        overwrite=overwrite,
+        progress=_progress,
+    )
+    for e in report.errors[:20]:
+        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
+    if len(report.errors) > 20:
+        err_console.print(f"... and {len(report.errors) - 20} more errors", highlight=False)
+    console.print(report.summary(), highlight=False, soft_wrap=True)
+    if report.errors:
+        raise SpelkeError(
+            f"{len(report.errors)} sequence/frame error(s), listed above; the other flows were written"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# spelke generate
+# --------------------------------------------------------------------------------------------------
+
+GENERATABLE = ("clevrtex", "moving-clevrtex", "moving-clevr")
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size must look like HxW, e.g. 240x320 or 160x160; got {text!r}") from None
+    return h, w
+
+
+def _rich_progress(description: str):
+    """A progress callback ``(done, total, message)`` with a bar and ETA on stderr, and its context."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    prog = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[item]}"),
+        console=err_console,
+        disable=not (err_console.is_terminal or os.environ.get("SPELKE_PROGRESS")),
+    )
+    task = prog.add_task(description, total=None, item="")
+
+    def update(done: int, total: int, message: str) -> None:
+        prog.update(task, completed=done, total=total, item=message)
+
+    return prog, update
+
+
+@app.command(
+    "generate",
+    epilog=(
+        "Examples:\n\n"
+        "  spelke generate clevrtex --variant camo --num 100 --size 160x160 --out data   (CPU-sized)\n\n"
+        "  spelke generate clevrtex --variant full --num 50000 --samples 512 --shard 3/100 --out data "
+        "(the paper's set, one of 100 array tasks)\n\n"
+        "  spelke generate moving-clevrtex --num 20 --frames 24 --size 128x128 --out data/mct\n\n"
+        "  spelke generate --list-materials --out docs/images"
+    ),
+)
+def generate_cmd(
+    dataset: Annotated[
+        str | None, typer.Argument(help=f"What to generate: {', '.join(GENERATABLE)}.")
+    ] = None,
+    variant: Annotated[
+        str,
+        typer.Option(
+            "--variant",
+            "-v",
+            help="ClevrTex variant: full, plainbg (pbg), varbg (vbg), grassbg, camo, ood (outd), clevr.",
+        ),
+    ] = "full",
+    num: Annotated[int, typer.Option("--num", "-n", help="Samples (or clips) in the whole dataset.")] = 10,
+    size: Annotated[
+        str, typer.Option("--size", help="Image size HxW; the official data is 240x320 (crop -> 192 -> 128).")
+    ] = "240x320",
+    samples: Annotated[int, typer.Option("--samples", help="Cycles samples per pixel (paper: 512).")] = 32,
+    denoise: Annotated[
+        bool, typer.Option("--denoise/--no-denoise", help="OpenImageDenoise the images.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Dataset seed: the same seed gives the same scenes.")
+    ] = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output root.")] = Path("data"),
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="Render shard i of n (i/n, from 0); default from SLURM_ARRAY_TASK_*."),
+    ] = None,
+    frames: Annotated[int, typer.Option("--frames", help="Video: rendered frames per clip (paper: 5).")] = 5,
+    gaps: Annotated[
+        str, typer.Option("--gaps", help="Video: ground-truth flow gaps to write, e.g. 1,-1,2,-2.")
+    ] = "1,-1,2,-2",
+    num_objects: Annotated[
+        int | None, typer.Option("--num-objects", help="Fix the object count (default: uniform 3..10).")
+    ] = None,
+    shadow_samples: Annotated[
+        int, typer.Option("--shadow-samples", help="Samples of the shadow-free render (0: no shadow map).")
+    ] = 8,
+    device: Annotated[str, typer.Option("--device", help="cpu, gpu or auto.")] = "cpu",
+    threads: Annotated[int, typer.Option("--threads", help="CPU render threads (0: all).")] = 0,
+    list_materials: Annotated[
+        bool, typer.Option("--list-materials", help="Render a contact sheet of the material catalogue.")
+    ] = False,
+) -> None:
+    """Render the ClevrTex family or Moving ClevrTex / Moving CLEVR with Blender (extra `synth`).
+
+    Stills go to OUT/clevrtex_<key>/ in the official ClevrTex layout (image, _flat.png instance map,
+    depth, normal, albedo and shadow maps, JSON metadata); clips go to OUT as a DAVIS-style tree with
+    instance maps, depth and exact optical flow in flows/gt/. Samples are numbered from 0 whatever the
+    sharding, a re-run skips what is finished, and a manifest records config, versions and checksums.
+    """
+    if list_materials:
+        from spelke.synth.contact_sheet import render_contact_sheet
+        from spelke.synth.materials import GROUPS
+        from spelke.synth.materials import list_materials as names
+
+        for group in GROUPS:
+            path = Path(out) / f"materials_{group}.png"
+            render_contact_sheet(path, group=group, progress=True)
+            console.print(f"{group}: {len(names(group=group))} materials -> {path}", highlight=False)
+        return
+    if dataset is None:
+        raise ConfigError(
+            f"name what to generate: one of {', '.join(GENERATABLE)} (or pass --list-materials)"
+        )
+    if dataset not in GENERATABLE:
+        raise ConfigError(f"cannot generate {dataset!r}; choose one of: {', '.join(GENERATABLE)}")
+    from spelke._sharding import parse_shard
+
+    shard_ij = parse_shard(shard)
+    hw = _parse_size(size)
+    t0 = time.perf_counter()
+    if dataset == "clevrtex":
+        from spelke.synth.generate import GenerateConfig, dataset_dir, generate_images
+        from spelke.synth.variants import get_variant
+
+        cfg = GenerateConfig(
+            variant=variant,
+            num=num,
+            size=hw,
+            samples=samples,
+            denoise=denoise,
+            seed=seed,
+            shadow_samples=shadow_samples,
+            num_objects=num_objects,
+        )
+        prog, update = _rich_progress(f"clevrtex {get_variant(variant).name}")
+        with prog:
+            report = generate_images(cfg, out, shard_ij, device=device, threads=threads, progress=update)
+        where = dataset_dir(out, get_variant(variant).key)
+    else:
+        from spelke.synth.moving import VideoConfig, generate_videos
+
+        try:
+            gap_list = tuple(int(g) for g in gaps.split(",") if g.strip())
+        except ValueError:
+            raise ConfigError(
+                f"--gaps must be comma-separated integers like 1,-1,2,-2; got {gaps!r}"
+            ) from None
+        vcfg = VideoConfig(
+            dataset=dataset,
+            num=num,
+            frames=frames,
+            size=hw,
+            samples=samples,
+            denoise=denoise,
+            seed=seed,
+            gaps=gap_list,
+            num_objects=num_objects,
+        )
+        prog, update = _rich_progress(dataset)
+        with prog:
+            report = generate_videos(vcfg, out, shard_ij, device=device, threads=threads, progress=update)
+        where = Path(out)
+    n = len(report.rendered)
+    rate = f", {n / report.seconds:.2f}/s" if n and report.seconds > 0 else ""
+    console.print(
+        f"rendered {n}, skipped {len(report.skipped)} already finished, resampled {report.resampled} scenes "
+        f"with hidden objects, in {time.perf_counter() - t0:.1f} s{rate} -> {where}",
+        highlight=False,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

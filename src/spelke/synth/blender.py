@@ -191,7 +191,12 @@ def build_material(
             if k in ("value", "color") and spec.kind in ("ShaderNodeValue", "ShaderNodeRGB"):
                 node.outputs[0].default_value = v
             else:
-                setattr(node, k, v)
+                # Dotted props reach nested attributes, e.g. "color_ramp.interpolation".
+                target = node
+                *path, attr = k.split(".")
+                for part in path:
+                    target = getattr(target, part)
+                setattr(target, attr, v)
         if spec.ramp is not None:
             elems = node.color_ramp.elements
             while len(elems) > 1:
@@ -344,6 +349,11 @@ class Renderer:
         sc.render.image_settings.file_format = "PNG"
         sc.render.image_settings.color_mode = "RGB"
         sc.render.image_settings.color_depth = "8"
+        # No render-time/date/host metadata in the PNGs: the same scene must give the same bytes
+        # (the manifest's checksums compare runs).
+        for attr in dir(sc.render):
+            if attr.startswith("use_stamp") and attr != "use_stamp":
+                setattr(sc.render, attr, False)
         self._configure_device(sc)
         world = bpy.data.worlds.new("world")
         world.use_nodes = True

@@ -33,7 +33,7 @@ import numpy as np
 
 from spelke import __version__
 from spelke._sharding import shard_range
-from spelke.data.io import read_json, write_json, write_label_map
+from spelke.data.io import read_json, write_image, write_json, write_label_map
 from spelke.errors import ConfigError, SpelkeError
 from spelke.synth.scene import SceneConfig, SceneSpec, sample_scene, scene_metadata
 from spelke.synth.variants import get_variant
@@ -254,7 +254,9 @@ def render_sample(
     write_albedo(paths["albedo"], res.albedo)
     if res.shadow is not None:
         write_shadow(paths["shadow"], res.shadow)
-    os.replace(tmp_image, paths["image"])  # Blender wrote it beside the target: a rename is atomic
+    # Re-encoded without Blender's PNG text chunks (render times), so equal scenes give equal bytes.
+    write_image(paths["image"], res.image)
+    tmp_image.unlink(missing_ok=True)
     meta = _metadata(spec, config, paths, res.shadow is not None, counts)
     write_json(paths["json"], meta)  # last: its presence marks the sample finished
     report.add_time("write", time.perf_counter() - t)

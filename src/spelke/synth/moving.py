@@ -25,7 +25,6 @@ The flow for any other gap can be computed later from the transforms in ``meta/<
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 
 from spelke import __version__
 from spelke.data.flow_io import write_flo
-from spelke.data.io import read_json, read_label_map, write_json, write_label_map
+from spelke.data.io import read_json, read_label_map, write_image, write_json, write_label_map
 from spelke.errors import ConfigError, DataLayoutError, SpelkeError
 from spelke.synth.camera import Camera
 from spelke.synth.flow import rigid_flow, vector_pass_to_flow
@@ -237,7 +236,8 @@ def render_clip(renderer: Any, config: VideoConfig, index: int, out: Path, repor
         p = _paths(out, seq, t)
         write_label_map(p["mask"], res.instance)
         write_depth(p["depth"], res.depth)
-        os.replace(tmp_dir / f".{first + t:05d}.render.png", p["image"])
+        write_image(p["image"], res.image)  # without Blender's render-time text chunks
+        (tmp_dir / f".{first + t:05d}.render.png").unlink(missing_ok=True)
         for g in config.gaps:
             if 0 <= t + g < frames:
                 flow = rigid_flow(

@@ -10,7 +10,6 @@ test = the first 10 %, val = the next 10 %, train = the rest; the OOD variant (`
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,8 +17,18 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from spelke.data.clevrtex_layout import CLEVRTEX_TREE as _TREE
+from spelke.data.clevrtex_layout import (
+    SPLITS,
+    VARIANT_KEYS,
+    crop_box,
+    preprocess_image,
+    preprocess_mask,
+    split_indices,
+)
+from spelke.data.clevrtex_layout import find_clevrtex as _find_clevrtex
 from spelke.data.io import read_image, read_json, read_label_map, read_soft_mask
-from spelke.errors import ConfigError, DataLayoutError, ShapeError
+from spelke.errors import DataLayoutError, ShapeError
 from spelke.eval.protocols.base import (
     EvalResult,
     ItemScore,
@@ -35,86 +44,31 @@ from spelke.eval.protocols.base import (
 from spelke.eval.reconstruction import count_segments, object_count_accuracy, reconstruction_mse
 from spelke.eval.segmentation import ari, dice, dice_fg, fg_ari, match_segments, miou, miou_fg, miou_gt, msc
 
-VARIANT_KEYS = {
-    "full": "full",
-    "plainbg": "pbg",
-    "varbg": "vbg",
-    "grassbg": "grassbg",
-    "camo": "camo",
-    "ood": "outd",
-    "clevr": "clevr",
-}
-SPLITS = {"test": (0.0, 0.1), "val": (0.1, 0.2), "train": (0.2, 1.0), "all": (0.0, 1.0)}
-_NAME = re.compile(r"^CLEVRTEX_([A-Za-z]+)_(\d{6})$")
+# The layout helpers live in spelke.data.clevrtex_layout (shared with the ``clevrtex`` dataset); they
+# are re-exported here so that existing imports keep working.
+__all__ = [
+    "CLEVRTEX_TREE",
+    "SPLITS",
+    "VARIANT_KEYS",
+    "ClevrTex",
+    "crop_box",
+    "find_clevrtex",
+    "preprocess_image",
+    "preprocess_mask",
+    "split_indices",
+]
 
-CLEVRTEX_TREE = """\
-  <gt>/clevrtex_<key>/<idx // 1000>/CLEVRTEX_<key>_<6 digits>.png       RGB image
-  <gt>/clevrtex_<key>/<idx // 1000>/CLEVRTEX_<key>_<6 digits>_flat.png  instance ids, 0 = background
-  <gt>/clevrtex_<key>/<idx // 1000>/CLEVRTEX_<key>_<6 digits>.json      metadata (objects, ground_material)
-  keys: full, pbg, vbg, grassbg, camo, outd (and clevr for spelke's CLEVR-material extension)"""
-
-
-def crop_box(width: int, height: int, frac: float = 0.8) -> tuple[int, int, int, int]:
-    """The official centre-crop box for an image of the given size."""
-    c = int(frac * float(min(width, height)))
-    return ((width - c) // 2, (height - c) // 2, (width + c) // 2, (height + c) // 2)
-
-
-def preprocess_mask(mask: np.ndarray, size: int = 128, frac: float = 0.8) -> np.ndarray:
-    """Centre crop and nearest resize of an (H, W) id map, as the official loader does it with PIL."""
-    im = Image.fromarray(mask.astype(np.int32), mode="I")
-    im = im.crop(crop_box(im.width, im.height, frac)).resize((size, size), resample=Image.NEAREST)
-    return np.asarray(im).astype(np.int64)
-
-
-def preprocess_image(path: Path, size: int = 128, frac: float = 0.8) -> np.ndarray:
-    """Centre crop and bilinear resize of an RGB image file, returned as (3, size, size) float in [0, 1]."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im = im.crop(crop_box(im.width, im.height, frac)).resize((size, size), resample=Image.BILINEAR)
-        return np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
+#: The ground-truth tree as the protocol prints it (the dataset's root is the protocol's ``<gt>``).
+CLEVRTEX_TREE = _TREE.replace("<root>", "<gt>")
 
 
 def find_clevrtex(gt: Path, variant: str | None) -> tuple[str, dict[int, Path]]:
-    """Index the ``CLEVRTEX_<key>_<idx>.png`` images under ``gt``: returns (key, {index: image path})."""
-    if not gt.is_dir():
-        raise DataLayoutError(
-            f"ground-truth folder {gt} does not exist; expected the ClevrTex layout:\n{CLEVRTEX_TREE}"
-        )
-    key = VARIANT_KEYS.get(variant, variant) if variant else None
-    if key and (gt / f"clevrtex_{key}").is_dir():
-        gt = gt / f"clevrtex_{key}"
-    found: dict[str, dict[int, Path]] = defaultdict(dict)
-    for p in gt.rglob("CLEVRTEX_*.png"):
-        m = _NAME.match(p.stem)
-        if m:
-            found[m.group(1)][int(m.group(2))] = p
-    if not found:
-        raise DataLayoutError(
-            f"no ClevrTex images (CLEVRTEX_<key>_<6 digits>.png) under {gt}; expected:\n{CLEVRTEX_TREE}"
-        )
-    if key is None:
-        if len(found) > 1:
-            raise ConfigError(
-                f"{gt} holds several ClevrTex variants ({', '.join(sorted(found))}); choose one with variant=KEY"
-            )
-        key = next(iter(found))
-    if key not in found:
-        raise DataLayoutError(
-            f"no images of variant '{key}' under {gt}; found variants: {', '.join(sorted(found))}"
-        )
-    return key, found[key]
+    """Index the ClevrTex ground truth under ``gt``: (key, {index: image path}); errors print the tree."""
 
+    def error(problem: str, where: Path) -> Exception:
+        return DataLayoutError(f"ground truth: {problem}; expected the ClevrTex layout:\n{CLEVRTEX_TREE}")
 
-def split_indices(indices: list[int], split: str, key: str) -> list[int]:
-    """The official index split: fractions of the sorted index list (``outd`` is never split)."""
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
-    idx = sorted(indices)
-    if key == "outd":
-        return idx
-    lo, hi = SPLITS[split]
-    return idx[int(lo * len(idx)) : int(hi * len(idx))]
+    return _find_clevrtex(gt, variant, error)
 
 
 class ClevrTex(Protocol):
