@@ -78,7 +78,7 @@ def _progress(it, total: int, description: str):
 # spelke list
 # --------------------------------------------------------------------------------------------------
 
-LISTABLE = ("protocols", "datasets", "methods", "metrics", "flow-backends", "variants")
+LISTABLE = ("protocols", "datasets", "methods", "metrics", "flow-backends", "trackers", "variants")
 
 
 @app.command("list")
@@ -128,6 +128,10 @@ def _registered(kind: str, pattern: str) -> list[tuple[str, str]]:
         from spelke.motion import FLOW_BACKENDS, list_flow_backends
 
         return [(n, FLOW_BACKENDS.entry(n).summary) for n in list_flow_backends(pattern)]
+    if kind == "trackers":
+        from spelke.motion.tracks import TRACKERS, list_trackers
+
+        return [(n, TRACKERS.entry(n).summary) for n in list_trackers(pattern)]
     if kind == "variants":
         from spelke.synth.variants import VARIANTS
 
@@ -355,6 +359,131 @@ def flow_cmd(
     if report.errors:
         raise SpelkeError(
             f"{len(report.errors)} sequence/frame error(s), listed above; the other flows were written"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# spelke tracks
+# --------------------------------------------------------------------------------------------------
+
+
+@app.command(
+    "tracks",
+    epilog=(
+        "Examples:\n\n"
+        "  spelke tracks clip.mp4 --out data/clips                      (flow-chain on DIS flow, LRTL's grid)\n\n"
+        "  spelke tracks --dataset davis_tree --root data/DAVIS --flow-cache raft-large --shard 0/8\n\n"
+        "  spelke tracks frames/ --tracker cotracker --option checkpoint=cotracker2.pth --option device=cuda"
+    ),
+)
+def tracks_cmd(
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A video file, a folder of frames (or of frame folders, or of videos), or a dataset root."
+        ),
+    ] = None,
+    tracker: Annotated[
+        str, typer.Option("--tracker", "-t", help="Tracker (spelke list trackers).")
+    ] = "flow-chain",
+    stride: Annotated[int, typer.Option("--stride", help="Query grid spacing in pixels (LRTL: 4).")] = 4,
+    window: Annotated[
+        int, typer.Option("--window", help="Frames tracked on each side of the query frame (LRTL: 20).")
+    ] = 20,
+    padding: Annotated[
+        str, typer.Option("--padding", help="Window at the video's ends: reflect (LRTL), symmetric or none.")
+    ] = "reflect",
+    smooth: Annotated[
+        int, typer.Option("--smooth", help="Box filter width along time, odd; 0 = off (LRTL: 11).")
+    ] = 11,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option", help="Tracker option key=value, repeatable: checkpoint=PATH, photometric=0."
+        ),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", "-b", help="Flow backend of flow-chain (spelke list flow-backends).")
+    ] = "dis",
+    backend_option: Annotated[
+        list[str] | None, typer.Option("--backend-option", help="Flow backend option key=value, repeatable.")
+    ] = None,
+    flow_cache: Annotated[
+        str | None,
+        typer.Option(
+            "--flow-cache", help="Read flow (gaps 1,-1) from this flow cache instead of computing it."
+        ),
+    ] = None,
+    flow_root: Annotated[
+        Path | None, typer.Option("--flow-root", help="Root of the flow cache (default: --out).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Cache root: writes OUT/tracks/TRACKER/TAG/<seq>/<frame>.npz. "
+            "Default: the dataset root (for a video file, its folder).",
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Read the input with this registered sequence dataset.")
+    ] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="The dataset root (instead of SOURCE).")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Dataset split.")] = None,
+    data_option: Annotated[
+        list[str] | None, typer.Option("--data-option", help="Dataset option key=value, repeatable.")
+    ] = None,
+    sequence: Annotated[
+        list[str] | None, typer.Option("--sequence", "-s", help="Only this sequence (repeatable).")
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Config folder name (default from the settings).")
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="Compute shard i of n (i/n, from 0); default from SLURM_ARRAY_TASK_*."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute files that exist.")] = False,
+) -> None:
+    """Compute point tracks of every frame into the track cache: resumable, sharded, with a manifest.
+
+    For each query frame, a grid of points (every --stride pixels) is tracked --window frames forwards
+    and backwards and written as OUT/tracks/TRACKER/TAG/<seq>/<frame>.npz (xy, vis, t, size). flow-chain
+    chains optical flow computed with --backend, or read from the flow cache with --flow-cache (make it
+    with `spelke flow --gaps 1,-1`). Existing files are skipped, so an interrupted run is started again.
+    """
+    from spelke.motion.track_compute import compute_tracks
+
+    if source is not None and root is not None:
+        raise ConfigError("give the input either as SOURCE or as --root, not both")
+    options: dict[str, Any] = {"stride": stride, "window": window, "padding": padding, "smooth": smooth}
+    options.update(parse_options(option))
+    report = compute_tracks(
+        source if source is not None else root,
+        out,
+        tracker=tracker,
+        options=options,
+        backend=backend,
+        backend_options=parse_options(backend_option),
+        flow_cache=flow_cache,
+        flow_root=flow_root,
+        dataset=dataset,
+        split=split,
+        data_options=parse_options(data_option),
+        sequences=sequence or None,
+        tag=tag,
+        shard=shard,
+        overwrite=overwrite,
+        progress=_progress,
+    )
+    for e in report.errors[:20]:
+        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
+    if len(report.errors) > 20:
+        err_console.print(f"... and {len(report.errors) - 20} more errors", highlight=False)
+    console.print(report.summary(), highlight=False, soft_wrap=True)
+    if report.errors:
+        raise SpelkeError(
+            f"{len(report.errors)} sequence/frame error(s), listed above; the other tracks were written"
         )
 
 

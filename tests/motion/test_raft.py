@@ -80,8 +80,8 @@ def test_original_raft_checkpoints_are_explained(tmp_path):
 
 
 def test_missing_named_weights_fail_at_once_with_the_path(monkeypatch):
-    with pytest.raises(DataLayoutError, match=r"raft_small_C_T_V2-01064c6d\.pth.*download=true"):
-        create_flow_backend("raft-small", device="cpu")  # DEFAULT weights, not cached
+    with pytest.raises(DataLayoutError, match=r"raft_small_C_T_V1-ad48884c\.pth.*download=true"):
+        create_flow_backend("raft-small", device="cpu")  # default weights (C_T_V1), not cached
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DataLayoutError, match="HF_HUB_OFFLINE"):
         create_flow_backend("raft-large", weights="C_T_SKHT_V2", download=True, device="cpu")

@@ -10,15 +10,15 @@ import pytest
 
 pytest.importorskip("bpy")
 
-from spelke.data.flow_io import read_flo  # noqa: E402
-from spelke.data.io import read_json, read_label_map, write_label_map  # noqa: E402
-from spelke.errors import ConfigError  # noqa: E402
-from spelke.eval.protocols import create_protocol  # noqa: E402
-from spelke.synth.camera import Camera  # noqa: E402
-from spelke.synth.flow import rigid_flow  # noqa: E402
-from spelke.synth.generate import GenerateConfig, generate_images, sample_paths  # noqa: E402
-from spelke.synth.moving import VideoConfig, flow_between, flow_path, generate_videos  # noqa: E402
-from spelke.synth.outputs import read_depth  # noqa: E402
+from spelke.data.flow_io import read_flo
+from spelke.data.io import read_json, read_label_map, write_label_map
+from spelke.errors import ConfigError
+from spelke.eval.protocols import create_protocol
+from spelke.synth.camera import Camera
+from spelke.synth.flow import rigid_flow
+from spelke.synth.generate import GenerateConfig, generate_images, sample_paths
+from spelke.synth.moving import VideoConfig, flow_between, flow_path, generate_videos
+from spelke.synth.outputs import read_depth
 
 STILLS = dict(variant="camo", num=4, size=(48, 48), samples=4, shadow_samples=2, seed=0)
 
@@ -171,3 +171,50 @@ def test_movi_protocol_and_resume_on_clips(clips, tmp_path):
     assert again.rendered == [] and again.skipped == [0, 1]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["frames"] == 3 and "blender" in manifest["versions"]
+
+
+def test_spelke_loaders_read_generated_data(stills, clips):
+    from spelke.data import create_dataset
+
+    out, _ = stills
+    ds = create_dataset("clevrtex", root=out, variant="camo", split="all", crop=True, size=128, metadata=True)
+    assert len(ds) == 4
+    frame = ds[0]
+    assert frame.image.shape == (3, 128, 128) and frame.labels.shape == (128, 128)
+    assert frame.meta["metadata"]["num_objects"] >= 3 and frame.meta["variant"] == "camo"
+    clip_root, _, cfg = clips
+    seqs = create_dataset("moving-clevr", root=clip_root, split="train")
+    clip = seqs[0]
+    assert clip.labels.shape == (cfg.frames, 48, 64)
+    flow = seqs.flow(clip.sequence, 0, 1)
+    assert np.allclose(flow, read_flo(flow_path(clip_root, 1, clip.sequence, 0)))
+
+
+def test_cli_generate_and_errors(tmp_path, capsys):
+    from spelke.cli import main
+
+    args = ["generate", "clevrtex", "--variant", "plainbg", "--num", "2", "--size", "48x48", "--samples", "2"]
+    assert main([*args, "--shadow-samples", "0", "--out", str(tmp_path), "--shard", "1/2"]) == 0
+    files = sorted(p.name for p in (tmp_path / "clevrtex_pbg" / "0").iterdir())
+    assert files[0].startswith("CLEVRTEX_pbg_000001") and not any("000000" in f for f in files)
+    meta = read_json(tmp_path / "clevrtex_pbg" / "0" / "CLEVRTEX_pbg_000001.json")
+    assert meta["ground_material"] == "plain-backdrop" and meta["shadow_filename"] is None
+    assert main(["generate", "clevrtex", "--variant", "camouflage", "--out", str(tmp_path)]) == 2
+    assert "camo" in capsys.readouterr().err
+    assert main(["generate", "clevrtex", "--size", "48by48", "--out", str(tmp_path)]) == 2
+    assert (
+        main(["generate", "moving-clevrtex", "--frames", "3", "--gaps", "1,5", "--out", str(tmp_path)]) == 2
+    )
+    assert "gaps" in capsys.readouterr().err
+
+
+def test_missing_bpy_names_the_extra(monkeypatch):
+    import sys
+
+    from spelke.errors import MissingDependencyError
+    from spelke.synth import blender
+
+    monkeypatch.setattr(blender, "_bpy", None)
+    monkeypatch.setitem(sys.modules, "bpy", None)  # makes `import bpy` raise ImportError
+    with pytest.raises(MissingDependencyError, match=r"spelke\[synth\]"):
+        blender.require_bpy()

@@ -28,7 +28,7 @@ def _rot_z(deg, centre):
 def _scene(size=(40, 60)):
     """A camera looking along +y at a fronto-parallel object plane at depth 8 over a farther backdrop."""
     cam = Camera.look_at((0.0, -8.0, 0.0), (0.0, 0.0, 0.0))
-    h, w = size
+    _h, _w = size
     depth = np.full(size, 20.0)
     inst = np.zeros(size, dtype=np.int64)
     inst[10:25, 15:40] = 1

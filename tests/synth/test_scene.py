@@ -129,7 +129,7 @@ def test_metadata_has_the_thesis_fields():
         assert o["index"] == i + 1
         for key in ("shape", "size", "rotation", "3d_coords", "pixel_coords", "material", "color"):
             assert key in o
-        u, v, depth = o["pixel_coords"]
+        _u, _v, depth = o["pixel_coords"]
         assert depth > 0
     # objects near the origin project near the image centre
     cam = s.camera()

@@ -1,4 +1,4 @@
-"""spelke.motion: optical flow backends, warping and consistency checks, and the flow cache.
+"""spelke.motion: optical flow backends, warping and consistency checks, the flow cache, and point tracks.
 
 Motion signals are computed once, cached on disk in a documented layout (:mod:`spelke.motion.cache`)
 and read back by every method. Flow is float32 ``(2, H, W)`` in pixels, channel 0 = x.
@@ -44,26 +44,49 @@ from spelke.motion.consistency import (
     photometric_filter,
     warp,
 )
+from spelke.motion.track_cache import TrackCache, read_tracks, track_path, write_tracks
+from spelke.motion.track_compute import TrackJobError, TrackJobReport, compute_tracks
+from spelke.motion.tracks import (
+    TRACKERS,
+    FlowSource,
+    Tracker,
+    Tracks,
+    create_tracker,
+    list_trackers,
+    load_tracks,
+    save_tracks,
+)
 
 __all__ = [
     "FLOW_BACKENDS",
     "GT",
     "PLAIN",
+    "TRACKERS",
     "FlowBackend",
     "FlowCache",
     "FlowJobError",
     "FlowJobReport",
+    "FlowSource",
+    "TrackCache",
+    "TrackJobError",
+    "TrackJobReport",
+    "Tracker",
+    "Tracks",
     "as_rgb_frame",
     "available_backends",
     "available_gaps",
     "bilinear_sample",
     "compute_flow",
+    "compute_tracks",
     "create_flow_backend",
+    "create_tracker",
     "end_point_error",
     "flow_path",
     "forward_backward_consistency",
     "in_frame",
     "list_flow_backends",
+    "list_trackers",
+    "load_tracks",
     "occlusion_mask",
     "open_sequences",
     "parse_gaps",
@@ -71,8 +94,12 @@ __all__ = [
     "photometric_filter",
     "read_flow",
     "read_manifest",
+    "read_tracks",
     "register_flow_backend",
+    "save_tracks",
+    "track_path",
     "update_manifest",
     "warp",
     "write_flow",
+    "write_tracks",
 ]

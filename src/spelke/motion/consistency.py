@@ -26,6 +26,7 @@ __all__ = [
     "PHOTOMETRIC_PERCENTILE",
     "bilinear_sample",
     "end_point_error",
+    "fb_consistent",
     "forward_backward_consistency",
     "in_frame",
     "occlusion_mask",
@@ -79,16 +80,21 @@ def bilinear_sample(image: np.ndarray, x: np.ndarray, y: np.ndarray, padding: st
     c, h, w = image.shape
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
+    shape = x.shape
+    x, y = x.ravel(), y.ravel()
     if padding == "border":
-        x = np.clip(x, 0, w - 1)
-        y = np.clip(y, 0, h - 1)
+        x = np.minimum(np.maximum(x, 0), w - 1)
+        y = np.minimum(np.maximum(y, 0), h - 1)
     x0 = np.floor(x)
     y0 = np.floor(y)
     fx = (x - x0).astype(np.float32)
     fy = (y - y0).astype(np.float32)
     x0 = x0.astype(np.int64)
     y0 = y0.astype(np.int64)
-    out = np.zeros((c, *x.shape), np.float32)
+    # Gathering from the flattened image with one index array per corner is ~3x faster than 2-D fancy
+    # indexing (it matters for the point tracker, which samples thousands of points per frame).
+    flat = np.asarray(image).reshape(c, h * w)
+    out = np.zeros((c, x.size), np.float32)
     for dy, dx, wgt in (
         (0, 0, (1 - fx) * (1 - fy)),
         (0, 1, fx * (1 - fy)),
@@ -99,9 +105,27 @@ def bilinear_sample(image: np.ndarray, x: np.ndarray, y: np.ndarray, padding: st
         inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
         # Clamped indices are read but weighted by zero outside (zeros padding) or never reached
         # with weight > 0 (border padding clamps the positions first).
-        vals = image[:, np.clip(yi, 0, h - 1), np.clip(xi, 0, w - 1)]
-        out += vals * np.where(inside, wgt, 0).astype(np.float32)
-    return out
+        idx = np.minimum(np.maximum(yi, 0), h - 1) * w + np.minimum(np.maximum(xi, 0), w - 1)
+        out += flat.take(idx, axis=1) * np.where(inside, wgt, 0).astype(np.float32)
+    return out.reshape(c, *shape)
+
+
+def fb_consistent(
+    forward: np.ndarray, backward: np.ndarray, alpha: float = FB_ALPHA, beta: float = FB_BETA
+) -> np.ndarray:
+    """The forward-backward criterion on displacement vectors (component axis first, any shape after).
+
+    ``forward`` is a point's forward displacement ``w``, ``backward`` the backward flow read at its
+    target ``p + w``; the point is consistent when ``|w + b|² < alpha (|w|² + |b|²) + beta`` (Sundaram
+    et al. 2010, eq. (5); UnFlow eq. 2). :func:`forward_backward_consistency` applies it to every pixel,
+    the flow-chaining tracker (:mod:`spelke.motion.tracks`) to sub-pixel track positions.
+
+    Returns:
+        bool array of shape ``forward.shape[1:]``.
+    """
+    diff = ((forward + backward) ** 2).sum(0)
+    mag = (forward**2).sum(0) + (backward**2).sum(0)
+    return diff < alpha * mag + beta
 
 
 def warp(image: object, flow: object, padding: str = "border") -> np.ndarray:
@@ -171,10 +195,7 @@ def forward_backward_consistency(
     bw = _as_flow(flow_bw, "flow_bw").astype(np.float32)
     if fw.shape != bw.shape:
         raise ShapeError(f"flow_fw {fw.shape} and flow_bw {bw.shape} must have the same shape")
-    bw_w = warp(bw, fw, padding=padding)
-    diff = ((fw + bw_w) ** 2).sum(0)
-    mag = (fw**2).sum(0) + (bw_w**2).sum(0)
-    ok = diff < alpha * mag + beta
+    ok = fb_consistent(fw, warp(bw, fw, padding=padding), alpha, beta)
     if out_of_frame:
         ok &= in_frame(fw)
     return ok

@@ -6,8 +6,8 @@ created; without it the error names the pip extra.
 
 Weights (``weights=``), never downloaded unless ``download=true``:
 
-* a torchvision weights name — ``DEFAULT``, ``C_T_V2``, ``C_T_SKHT_V2``, ... or the full
-  ``Raft_Large_Weights.C_T_SKHT_V2`` — or its URL: read from torch's hub cache
+* a torchvision weights name — ``C_T_V1`` (the default), ``C_T_V2``, ``C_T_SKHT_V1``, ``DEFAULT``, ... or
+  the full ``Raft_Large_Weights.C_T_SKHT_V2`` — or its URL: read from torch's hub cache
   (``$TORCH_HOME/hub/checkpoints/<file>``, by default ``~/.cache/torch/hub/checkpoints``). A missing
   file fails at once with the path to put it at and the URL to get it from;
 * a local file: a state dict saved from a torchvision RAFT model of the same size (optionally under a
@@ -21,6 +21,11 @@ replicated edges, centred, to a multiple of 8 and to at least 128 pixels per sid
 needs feature maps of at least 16x16 for its correlation pyramid); the flow is cropped back.
 ``iters=20`` refinement steps by default: what motion-grouping's ``raft/predict.py`` (and so the
 GWM/LRTL flows) used, rather than torchvision's default of 12.
+
+The default weights ``C_T_V1`` are torchvision's port of the original ``raft-things.pth`` (and
+``raft-small.pth``): RAFT trained on FlyingChairs + FlyingThings3D, the checkpoint motion-grouping's
+``run_inference.py`` runs for GWM's and LRTL's data. ``C_T_SKHT_V1`` is the port of ``raft-sintel.pth``
+(ssl-vos's RAFT ablation); ``DEFAULT`` is torchvision's best (``C_T_SKHT_V2`` for raft-large).
 """
 
 from __future__ import annotations
@@ -113,8 +118,8 @@ def _read_state_dict(path: Path, variant: str) -> dict[str, Any]:
     if any(k.startswith(("fnet.", "cnet.")) for k in state):
         raise FileFormatError(
             f"{path} looks like a checkpoint of the original RAFT code (princeton-vl: fnet./cnet. keys); "
-            "spelke runs torchvision's RAFT, whose parameters are named differently. Use torchvision's "
-            f"weights (weights=DEFAULT) or a state dict saved from torchvision's raft_{variant}"
+            "spelke runs torchvision's RAFT, whose parameters are named differently. Use torchvision's port "
+            f"of it (weights=C_T_V1 is raft-things.pth) or a state dict saved from torchvision's raft_{variant}"
         )
     return state
 
@@ -135,7 +140,7 @@ class RAFTFlow(FlowBackend):
 
     def __init__(
         self,
-        weights: str | os.PathLike[str] | None = "DEFAULT",
+        weights: str | os.PathLike[str] | None = "C_T_V1",
         iters: int = 20,
         device: str | None = None,
         download: bool = False,
@@ -189,7 +194,7 @@ class RAFTFlow(FlowBackend):
             if not local.is_file():
                 raise DataLayoutError(
                     f"RAFT weights file {local} does not exist; pass the path of a state dict saved from "
-                    f"torchvision's raft_{self.variant}, a torchvision weights name (DEFAULT), or none"
+                    f"torchvision's raft_{self.variant}, a torchvision weights name (C_T_V1), or none"
                 )
             return _read_state_dict(local, self.variant), {
                 "weights": str(local),

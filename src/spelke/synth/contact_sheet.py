@@ -16,6 +16,7 @@ Examples:
 from __future__ import annotations
 
 import tempfile
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,12 +25,13 @@ import numpy as np
 from spelke.errors import ConfigError
 from spelke.synth.materials import get_material, list_materials
 from spelke.synth.scene import SHAPE_HALF_HEIGHT, SceneConfig, SceneObject, SceneSpec
-from spelke.synth.variants import PLAIN_BACKDROP
+from spelke.synth.variants import CLEVR_COLORS, PLAIN_BACKDROP
 
 #: Object scale of the tile's object (ClevrTex's "large").
 TILE_SCALE = 0.9
 #: Where the tile camera sits; the object is placed on its line of sight to the origin (see _tile_scene).
 _TILE_CAMERA = (0.0, -4.75, 1.75)
+_TILE_COLORS = ("red", "blue", "yellow", "green", "cyan", "purple", "brown")
 _LABEL_BG = (24, 24, 24)
 _LABEL_FG = (235, 235, 235)
 
@@ -50,11 +52,13 @@ def _tile_scene(material: str, target: str = "object", shape: str = "sphere") ->
         cam = np.asarray(_TILE_CAMERA)
         z = SHAPE_HALF_HEIGHT[shape] * TILE_SCALE
         centre = cam * (z / cam[2])  # the point of the camera->origin ray at height z
-        objects = [
-            SceneObject(
-                shape, "large", TILE_SCALE, (float(centre[0]), float(centre[1]), float(z)), 30.0, material
-            )
-        ]
+        # Materials coloured per instance (CLEVR rubber/metal) show one of CLEVR's colours, as in VARBG.
+        color = None
+        if get_material(material).uses_color:
+            color = _TILE_COLORS[zlib.crc32(material.encode()) % len(_TILE_COLORS)]
+        rgb = tuple(c / 255 for c in CLEVR_COLORS[color]) if color else None
+        loc = (float(centre[0]), float(centre[1]), float(z))
+        objects = [SceneObject(shape, "large", TILE_SCALE, loc, 30.0, material, color, rgb)]  # type: ignore[arg-type]
         # Key, fill and back light around the object, at about the distances they have in a scene.
         lights = {
             "key": (float(centre[0] + 4.0), float(centre[1] - 4.0), 4.5),

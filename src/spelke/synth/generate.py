@@ -226,6 +226,14 @@ def render_sample(
         renderer.reset()
         renderer.build(spec)
         report.add_time("scene_build", time.perf_counter() - t)
+        # A one-sample index pass first: most rejected scenes cost a fraction of a full render.
+        t = time.perf_counter()
+        with quiet_stdout():
+            quick = renderer.visible_pixels()
+        report.add_time("visibility_check", time.perf_counter() - t)
+        if not (quick[1 : len(spec.objects) + 1] >= min_px).all():
+            report.resampled += 1
+            continue
         with quiet_stdout():
             res = renderer.render(tmp_image, shadow=False)
         for k, v in res.timings.items():
