@@ -366,6 +366,9 @@ def generate_videos(
             flow_manifest,
             {
                 "backend": "gt",
+                "version": "rigid-transforms-1",
+                "options": {},
+                "layout": "Flows_gap<k>/<seq>/<source frame>.flo",
                 "description": "exact flow from rigid transforms, depth and the camera (spelke.synth.flow)",
                 "resolution": list(config.size),
                 "gaps": list(config.gaps),
