@@ -162,8 +162,15 @@ class Graph:
         distortion: float = 0.0,
         lacunarity: float = 2.0,
         kind: str = "FBM",
+        dims: str = "3D",
     ) -> NodeRef:
-        """Perlin fBm noise (``kind``: FBM, MULTIFRACTAL, RIDGED_MULTIFRACTAL, ...); outputs Fac, Color."""
+        """Perlin fBm noise (``kind``: FBM, MULTIFRACTAL, RIDGED_MULTIFRACTAL, ...); outputs Fac, Color.
+        ``dims="2D"`` reads only x, y (cheaper; for :meth:`planar` coordinates)."""
+        props: dict[str, Any] = {}
+        if kind != "FBM":
+            props["noise_type"] = kind
+        if dims != "3D":
+            props["noise_dimensions"] = dims
         return self.add(
             "ShaderNodeTexNoise",
             {
@@ -174,7 +181,7 @@ class Graph:
                 "Distortion": distortion,
                 "Lacunarity": lacunarity,
             },
-            props={"noise_type": kind} if kind != "FBM" else None,
+            props=props,
         )
 
     def voronoi(
@@ -184,11 +191,16 @@ class Graph:
         feature: str = "F1",
         randomness: float = 1.0,
         distance: str = "EUCLIDEAN",
+        dims: str = "3D",
     ) -> NodeRef:
-        """Voronoi cells; outputs Distance, Color (random per cell), Position (the cell's point)."""
+        """Voronoi cells; outputs Distance, Color (random per cell), Position (the cell's point).
+        ``dims="2D"`` reads only x, y and searches 9 cells instead of 27 (for :meth:`planar` coordinates,
+        about 3x cheaper)."""
         props = {"feature": feature}
         if distance != "EUCLIDEAN":
             props["distance"] = distance
+        if dims != "3D":
+            props["voronoi_dimensions"] = dims
         return self.add(
             "ShaderNodeTexVoronoi",
             {"Vector": vec or COORDS, "Scale": scale, "Randomness": randomness},
@@ -347,10 +359,12 @@ class Graph:
         """Coordinates scaled per axis (anisotropic patterns: grain, streaks, strata)."""
         return self.vmath("MULTIPLY", vec or COORDS, (sx, sy, sz))
 
-    def warp(self, amount: float, scale: float = 2.0, vec: Out | None = None, detail: float = 2.0) -> Out:
+    def warp(
+        self, amount: float, scale: float = 2.0, vec: Out | None = None, detail: float = 2.0, dims: str = "3D"
+    ) -> Out:
         """Coordinates displaced by a smooth noise field (irregular, hand-made looking patterns)."""
         vec = vec or COORDS
-        n = self.noise(vec, scale=scale, detail=detail)
+        n = self.noise(vec, scale=scale, detail=detail, dims=dims)
         off = self.vmath("MULTIPLY_ADD", n["Color"], (amount, amount, amount), (-amount / 2,) * 3)
         return self.vmath("ADD", vec, off)
 

@@ -300,6 +300,38 @@ def _make_shape(shape: str) -> Any:
     return obj
 
 
+def backdrop_mesh(
+    camera_location: tuple[float, float, float] | np.ndarray,
+    flat_behind: float = 8.0,
+    radius: float = 20.0,
+    extent: float = 100.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A photographer's backdrop: the ground plane z = 0, flat up to ``flat_behind`` units behind the
+    origin (seen from the camera) and then curving up along a quarter circle of ``radius``, so no
+    horizon shows in square or tall images (thesis App. B: "a scene containing only a photo backdrop").
+
+    Returns:
+        ``(verts (N, 3), faces (M, 4))``.
+    """
+    cam = np.asarray(camera_location, dtype=np.float64)
+    behind = -cam[:2] / np.linalg.norm(cam[:2])
+    side = np.array([-behind[1], behind[0]])
+    us = [-extent, -50.0, -20.0, -10.0, -4.0, 0.0, 4.0, flat_behind]
+    prof = [(u, 0.0) for u in us]
+    for th in np.linspace(0, np.pi / 2, 17)[1:]:
+        prof.append((flat_behind + radius * np.sin(th), radius * (1 - np.cos(th))))
+    prof.append((flat_behind + radius, extent))
+    vs = [-extent, -50.0, -20.0, -10.0, -4.0, 0.0, 4.0, 10.0, 20.0, 50.0, extent]
+    verts = np.array([[*(u * behind + v * side), z] for (u, z) in prof for v in vs])
+    n = len(vs)
+    faces = [
+        [i * n + j, (i + 1) * n + j, (i + 1) * n + j + 1, i * n + j + 1]  # counter-clockwise from above
+        for i in range(len(prof) - 1)
+        for j in range(n - 1)
+    ]
+    return verts, np.asarray(faces, dtype=np.int64)
+
+
 # ---------------------------------------------------------------------------------------------- scene
 class Renderer:
     """Builds and renders scenes in the (process-wide) Blender session.
@@ -426,9 +458,13 @@ class Renderer:
             )
             self.lights[name] = obj
 
-        bpy.ops.mesh.primitive_plane_add(size=200.0, location=(0.0, 0.0, 0.0))
-        ground = bpy.context.view_layer.objects.active
-        ground.name = "ground"
+        verts, faces = backdrop_mesh(spec.camera_location)
+        me = bpy.data.meshes.new("ground")
+        me.from_pydata(verts.tolist(), [], faces.tolist())
+        me.validate()
+        ground = bpy.data.objects.new("ground", me)
+        sc.collection.objects.link(ground)
+        bpy.context.view_layer.objects.active = ground
         ground.pass_index = 0
         gmat = get_material(spec.ground_material)
         ground.data.materials.append(
@@ -507,7 +543,7 @@ class Renderer:
             bpy.ops.rigidbody.object_add(type=kind)
 
         make_body(self.ground, "PASSIVE")
-        self.ground.rigid_body.collision_shape = "BOX"
+        self.ground.rigid_body.collision_shape = "MESH"  # the backdrop curves up: its box would not do
         self.ground.rigid_body.restitution = bounciness
         self.ground.rigid_body.friction = friction
         for i, (obj, o) in enumerate(zip(self.objects, spec.objects, strict=True)):

@@ -117,13 +117,20 @@ def _bricks(
         offset=offset,
         bias=0.0,
     )
-    n = g.noise(scale=9.0, detail=5.0, roughness=0.6)
+    n = g.noise(scale=9.0, detail=4.0, roughness=0.6)
     shade = g.fmap(n["Fac"], [(0.3, 1.0 - grime), (0.7, 1.0)])
     g.surface(base=g.jitter(_multiply(g, b["Color"], shade), val=0.15), roughness=roughness)
     pits = g.math("MULTIPLY_ADD", n["Fac"], 0.15, g.math("SUBTRACT", 1.0, b["Fac"]))
     g.surface(normal=g.bump(pits, bump, 0.1))
     if displace:
         g.displace(g.math("SUBTRACT", 1.0, b["Fac"]), midlevel=1.0)
+
+
+def _cell_distance(g: Graph, u: Out, v: Out, k: float, offset: float = 0.0) -> Out:
+    """Distance (in cell units) to the centre of the square cell of a ``k`` per unit grid in (u, v)."""
+    cu = g.math("SUBTRACT", g.math("FRACT", g.math("MULTIPLY_ADD", u, k, offset)), 0.5)
+    cv = g.math("SUBTRACT", g.math("FRACT", g.math("MULTIPLY_ADD", v, k, offset)), 0.5)
+    return g.vmath("LENGTH", g.combine(cu, cv, 0.0))
 
 
 def _grid(g: Graph, u: Out, v: Out, period: float, width: float) -> Out:
@@ -173,12 +180,13 @@ def _(g: Graph) -> None:
     background_scale=0.5,
 )
 def _(g: Graph) -> None:
-    leaves = g.voronoi(g.warp(0.8, 2.5), scale=7.0, feature="F1")
+    vec = g.warp(0.8, 2.5)  # shared: the cells and their edges must line up
+    leaves = g.voronoi(vec, scale=7.0, feature="F1")
     r = g.cell_random(leaves)
     col = g.ramp(
         r, [(0.0, "#4a2c14"), (0.3, "#7a4a1c"), (0.55, "#a0702c"), (0.75, "#5c3a1a"), (1.0, "#8c5a24")]
     )
-    edges = g.voronoi(g.warp(0.8, 2.5), scale=7.0, feature="DISTANCE_TO_EDGE")
+    edges = g.voronoi(vec, scale=7.0, feature="DISTANCE_TO_EDGE")
     shade = g.fmap(edges["Distance"], [(0.0, 0.2), (0.12, 1.0)])
     vein = g.noise(scale=30.0, detail=2.0)
     base = _multiply(g, col, shade)
@@ -197,8 +205,9 @@ def _(g: Graph) -> None:
     background_scale=0.6,
 )
 def _(g: Graph) -> None:
-    cells = g.voronoi(g.warp(0.3, 3.0), scale=9.0, feature="DISTANCE_TO_EDGE")
-    f1 = g.voronoi(g.warp(0.3, 3.0), scale=9.0)
+    vec = g.warp(0.3, 3.0)
+    cells = g.voronoi(vec, scale=9.0, feature="DISTANCE_TO_EDGE")
+    f1 = g.voronoi(vec, scale=9.0)
     r = g.cell_random(f1)
     col = g.ramp(
         r, [(0.0, "#5a5450"), (0.3, "#8a8278"), (0.55, "#b0a590"), (0.8, "#6e6a66"), (1.0, "#c8c0b0")]
@@ -220,9 +229,9 @@ def _(g: Graph) -> None:
     background_scale=0.45,
 )
 def _(g: Graph) -> None:
-    cracks = g.voronoi(g.warp(0.35, 4.0, detail=4.0), scale=4.0, feature="DISTANCE_TO_EDGE")
+    cracks = g.voronoi(g.warp(0.35, 4.0, detail=2.0), scale=4.0, feature="DISTANCE_TO_EDGE")
     crack = g.mask(cracks["Distance"], 0.05, 0.02)
-    soil = g.noise(scale=6.0, detail=6.0)
+    soil = g.noise(scale=6.0, detail=4.0)
     col = g.ramp(soil["Fac"], [(0.3, "#8a6a48"), (0.55, "#a88a64"), (0.75, "#c0a47c")])
     base = g.mix(crack, col, "#2a1c10")
     g.surface(base=g.jitter(base, val=0.15), roughness=0.95)
@@ -243,7 +252,7 @@ def _(g: Graph) -> None:
 
 @main("snow-crust", "ground", "wind-packed snow crust with blue shadows and glints", background_scale=0.5)
 def _(g: Graph) -> None:
-    drift = g.noise(scale=2.0, detail=6.0, roughness=0.6)
+    drift = g.noise(scale=2.0, detail=4.0, roughness=0.6)
     col = g.ramp(drift["Fac"], [(0.3, "#b8c8e0"), (0.6, "#eef2f8"), (0.8, "#ffffff")])
     g.surface(base=col)
     glint = g.voronoi(scale=40.0)
@@ -396,7 +405,7 @@ def _(g: Graph) -> None:
     col = g.ramp(
         r, [(0.0, "#5a5e62"), (0.3, "#8a6a50"), (0.55, "#a89878"), (0.8, "#6e6a5c"), (1.0, "#7a5a48")]
     )
-    n = g.noise(scale=8.0, detail=5.0)
+    n = g.noise(scale=8.0, detail=4.0)
     base = _multiply(g, col, g.fmap(n["Fac"], [(0.3, 0.8), (0.7, 1.1)]))
     mortar = g.mask(edge["Distance"], 0.04, 0.025)
     g.surface(base=g.mix(mortar, base, "#b0a898"), roughness=0.8)
@@ -409,7 +418,7 @@ def _(g: Graph) -> None:
 def _(g: Graph) -> None:
     pits = g.voronoi(g.warp(0.3, 4.0), scale=7.0)
     hole = g.mask(pits["Distance"], 0.26, 0.2)
-    n = g.noise(scale=6.0, detail=6.0)
+    n = g.noise(scale=6.0, detail=4.0)
     col = g.ramp(n["Fac"], [(0.3, "#38383a"), (0.7, "#5a5856")])
     g.surface(base=g.mix(hole, col, "#0a0a0a"), roughness=0.85)
     g.surface(normal=g.bump(g.math("MULTIPLY_ADD", n["Fac"], 0.3, g.math("SUBTRACT", 1.0, hole)), 0.6, 0.1))
@@ -423,8 +432,8 @@ def _(g: Graph) -> None:
     background_scale=0.4,
 )
 def _(g: Graph) -> None:
-    body = g.noise(scale=1.5, detail=8.0, roughness=0.6)
-    frac = g.voronoi(g.warp(0.5, 2.0, detail=3.0), scale=2.0, feature="DISTANCE_TO_EDGE")
+    body = g.noise(scale=1.5, detail=4.0, roughness=0.6)
+    frac = g.voronoi(g.warp(0.5, 2.0, detail=2.0), scale=2.0, feature="DISTANCE_TO_EDGE")
     crack = g.mask(frac["Distance"], 0.06, 0.015)
     col = g.ramp(body["Fac"], [(0.3, "#6a625a"), (0.5, "#948a80"), (0.7, "#b8aea2")])
     lichen = g.mask(g.noise(scale=6.0, detail=3.0)["Fac"], 0.64, 0.7)
@@ -450,7 +459,7 @@ def _(g: Graph) -> None:
 def _(g: Graph) -> None:
     veins = g.wave(scale=2.0, direction="X", distortion=10.0, detail=5.0, detail_scale=2.0)
     v = g.math("ABSOLUTE", g.math("SUBTRACT", veins["Fac"], 0.5))
-    n = g.noise(scale=4.0, detail=5.0)
+    n = g.noise(scale=4.0, detail=4.0)
     body = g.ramp(n["Fac"], [(0.3, "#0e2a1c"), (0.6, "#1e4a32"), (0.75, "#2e6048")])
     base = g.mix(g.mask(v, 0.05, 0.015), body, "#d8e0d8")
     g.surface(base=base, roughness=0.1)
@@ -489,9 +498,9 @@ def _(g: Graph) -> None:
     background_scale=0.4,
 )
 def _(g: Graph) -> None:
-    flake = g.noise(scale=3.0, detail=6.0, roughness=0.6)
+    flake = g.noise(scale=3.0, detail=4.0, roughness=0.6)
     bare = g.mask(flake["Fac"], 0.62, 0.66)
-    cracks = g.voronoi(g.warp(0.5, 3.0, detail=4.0), scale=5.0, feature="DISTANCE_TO_EDGE")
+    cracks = g.voronoi(g.warp(0.5, 3.0, detail=2.0), scale=5.0, feature="DISTANCE_TO_EDGE")
     crack = g.mask(cracks["Distance"], 0.03, 0.01)
     paint = g.ramp(g.noise(scale=1.5, detail=3.0)["Fac"], [(0.3, "#b0802c"), (0.7, "#d0a040")])
     base = g.mix(bare, paint, "#8a8680")
@@ -521,7 +530,7 @@ def _(g: Graph) -> None:
 )
 def _(g: Graph) -> None:
     b = g.brick(scale=1.8, color1="#ece8e0", color2="#d8d2c8", mortar="#c8c4bc", mortar_size=0.03)
-    worn = g.mask(g.noise(scale=2.5, detail=5.0)["Fac"], 0.6, 0.66)
+    worn = g.mask(g.noise(scale=2.5, detail=4.0)["Fac"], 0.6, 0.66)
     red = g.brick(scale=1.8, color1="#9a4a34", color2="#7a3a28", mortar="#9a948a", mortar_size=0.03)
     g.surface(base=g.mix(worn, b["Color"], red["Color"]), roughness=0.9)
     g.surface(normal=g.bump(g.math("SUBTRACT", 1.0, b["Fac"]), 0.5, 0.1))
@@ -538,7 +547,7 @@ def _(g: Graph) -> None:
         width=0.9,
         height=0.4,
     )
-    n = g.noise(scale=6.0, detail=6.0, roughness=0.6)
+    n = g.noise(scale=6.0, detail=4.0, roughness=0.6)
     base = _multiply(g, b["Color"], g.fmap(n["Fac"], [(0.3, 0.7), (0.7, 1.05)]))
     g.surface(base=g.jitter(base, hue=0.03, val=0.1), roughness=0.85)
     height = g.math("MULTIPLY", g.math("SUBTRACT", 1.0, b["Fac"]), g.math("MULTIPLY_ADD", n["Fac"], 0.4, 0.6))
@@ -602,7 +611,7 @@ def _(g: Graph) -> None:
         height=0.5,
         offset=0.0,
     )
-    n = g.noise(scale=5.0, detail=5.0)
+    n = g.noise(scale=5.0, detail=4.0)
     base = _multiply(g, b["Color"], g.fmap(n["Fac"], [(0.3, 0.8), (0.7, 1.1)]))
     g.surface(base=g.jitter(base, hue=0.03, val=0.1), roughness=0.85)
     g.surface(normal=g.bump(g.math("SUBTRACT", 1.0, b["Fac"]), 0.5, 0.1))
@@ -751,7 +760,7 @@ def _(g: Graph) -> None:
         offset=0.0,
     )
     grain = _grain(g, p, 8.0, "#9a948a", "#5a544c")
-    peel = g.mask(g.noise(g.stretch(0.3, 1.0, 1.0), scale=4.0, detail=6.0)["Fac"], 0.6, 0.63)
+    peel = g.mask(g.noise(g.stretch(0.3, 1.0, 1.0), scale=4.0, detail=4.0)["Fac"], 0.6, 0.63)
     paint = g.ramp(g.noise(scale=3.0)["Fac"], [(0.3, "#2a7a78"), (0.7, "#3a9490")])
     base = _multiply(g, g.mix(peel, paint, grain), boards["Color"])
     g.surface(base=base, roughness=0.8)
@@ -929,7 +938,7 @@ def _(g: Graph) -> None:
     "metal-brushed-steel", "metal", "brushed stainless steel with fine linear streaks", background_scale=0.4
 )
 def _(g: Graph) -> None:
-    streak = g.noise(g.stretch(1.0, 60.0, 60.0), scale=3.0, detail=6.0)
+    streak = g.noise(g.stretch(1.0, 60.0, 60.0), scale=3.0, detail=4.0)
     smudge = g.noise(scale=1.5, detail=2.0)
     g.surface(base=g.ramp(streak["Fac"], [(0.3, "#9a9ca0"), (0.7, "#c8cace")]), metallic=1.0)
     g.surface(
@@ -944,7 +953,7 @@ def _(g: Graph) -> None:
 
 @main("metal-rusted", "metal", "steel plate eaten by orange-brown rust", background_scale=0.4)
 def _(g: Graph) -> None:
-    n = g.noise(scale=3.0, detail=8.0, roughness=0.6)
+    n = g.noise(scale=3.0, detail=4.0, roughness=0.6)
     rust = g.mask(n["Fac"], 0.45, 0.55)
     flakes = g.noise(scale=25.0, detail=3.0)
     rust_col = g.ramp(flakes["Fac"], [(0.3, "#5a2210"), (0.5, "#8a3a14"), (0.7, "#b8642a")])
@@ -1003,7 +1012,7 @@ def _(g: Graph) -> None:
 
 @main("bronze-patina", "metal", "bronze with blue-green verdigris patina", background_scale=0.4)
 def _(g: Graph) -> None:
-    n = g.noise(scale=2.5, detail=7.0, roughness=0.6)
+    n = g.noise(scale=2.5, detail=4.0, roughness=0.6)
     patina = g.mask(n["Fac"], 0.48, 0.58)
     crust = g.noise(scale=18.0, detail=3.0)
     green = g.ramp(crust["Fac"], [(0.3, "#3a7a64"), (0.6, "#5aa08a"), (0.8, "#8ac0a8")])
@@ -1078,17 +1087,15 @@ def _(g: Graph) -> None:
     background_scale=0.25,
 )
 def _(g: Graph) -> None:
-    p = g.planar()
-    k = 5.0
-    rings_a = g.voronoi(p, scale=k, randomness=0.0)
-    rings_b = g.voronoi(g.vmath("ADD", p, (0.5 / k, 0.5 / k, 0.0)), scale=k, randomness=0.0)
+    u, v = g.uv()
+    k = 3.5
 
-    def ring(d: Out) -> Out:
+    def ring(offset: float) -> Out:
         # A torus profile: 1 on the ring's mid-radius, falling to 0 at its edges.
-        x = g.math("ABSOLUTE", g.math("SUBTRACT", d, 0.52))
-        return g.fmap(x, [(0.0, 1.0), (0.12, 0.0)])
+        x = g.math("ABSOLUTE", g.math("SUBTRACT", _cell_distance(g, u, v, k, offset), 0.42))
+        return g.fmap(x, [(0.0, 1.0), (0.1, 0.0)])
 
-    h = g.math("MAXIMUM", ring(rings_a["Distance"]), ring(rings_b["Distance"]))
+    h = g.math("MAXIMUM", ring(0.0), ring(0.5))  # two lattices, half a cell apart, interlink
     g.surface(base="#9a9ea4", metallic=1.0, roughness=0.3, alpha=g.mask(h, 0.05, 0.15))
     g.surface(normal=g.bump(h, 0.6, 0.1))
 
@@ -1224,7 +1231,7 @@ def _(g: Graph) -> None:
 
 @ood("lava-glowing", "lava", "black crusted lava with glowing orange cracks", background_scale=0.4)
 def _(g: Graph) -> None:
-    vec = g.warp(0.6, 2.0, detail=4.0)
+    vec = g.warp(0.6, 2.0, detail=2.0)
     plates = g.voronoi(vec, scale=3.5, feature="DISTANCE_TO_EDGE")
     heat = g.noise(scale=1.5, detail=3.0)
     glow = g.math(
@@ -1299,7 +1306,7 @@ def _(g: Graph) -> None:
 @ood("ice-cracked", "ice", "pale blue glossy ice with white fractures", background_scale=0.4)
 def _(g: Graph) -> None:
     cr = g.voronoi(g.warp(0.4, 3.0), scale=3.0, feature="DISTANCE_TO_EDGE")
-    frost = g.noise(scale=6.0, detail=6.0)
+    frost = g.noise(scale=6.0, detail=4.0)
     col = g.ramp(frost["Fac"], [(0.3, "#7ab0d8"), (0.7, "#c0e0f4")])
     g.surface(base=g.mix(g.mask(cr["Distance"], 0.03, 0.01), col, "#ffffff"), roughness=0.03, coat_weight=0.5)
     g.surface(normal=g.bump(frost["Fac"], 0.15, 0.1))
@@ -1419,7 +1426,7 @@ def _(g: Graph) -> None:
 
 @ood("paint-splatter", "paint", "white canvas splattered with bright paint", background_scale=0.35)
 def _(g: Graph) -> None:
-    vec = g.warp(0.8, 4.0, detail=4.0)
+    vec = g.warp(0.8, 4.0, detail=2.0)
     splat = g.voronoi(vec, scale=2.5)
     col = g.hsv(splat["Color"], 0.5, 2.0, 1.3)
     blob = g.mask(splat["Distance"], 0.42, 0.36)

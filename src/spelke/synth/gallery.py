@@ -41,10 +41,11 @@ def variant_gallery(
     titles: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="spelke-gallery-"))
     names = variants or list_variants()
-    for name in names:
+    for k, name in enumerate(names):
         var = get_variant(name)
+        # a different seed per variant: with one seed every variant would show the same layout
         cfg = GenerateConfig(
-            variant=name, num=per_variant, size=size, samples=samples, seed=seed, shadow_samples=0
+            variant=name, num=per_variant, size=size, samples=samples, seed=seed + k, shadow_samples=0
         )
         generate_images(cfg, tmp, (0, 1))
         for i in range(per_variant):
