@@ -84,7 +84,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.one:
         out, samples, denoise = Path(args.one[0]), int(args.one[1]), args.one[2] == "1"
-        print(json.dumps(run_one(out, args.num, args.size, samples, denoise, args.shadow_samples)))
+        # To a file, not stdout: Blender prints to stdout as the process exits.
+        result = run_one(out, args.num, args.size, samples, denoise, args.shadow_samples)
+        (out / "bench.json").write_text(json.dumps(result))
         return
 
     root = Path(tempfile.mkdtemp(prefix="spelke-bench-synth-"))
@@ -93,8 +95,8 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--num", str(args.num), "--size", str(args.size)]
         cmd += ["--shadow-samples", str(args.shadow_samples), "--one", str(root / name), str(samples)]
         cmd += ["1" if denoise else "0"]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        return json.loads(res.stdout.strip().splitlines()[-1])
+        subprocess.run(cmd, capture_output=True, text=True, check=True)
+        return json.loads((root / name / "bench.json").read_text())
 
     ref = spawn("reference", args.reference, False)
     rows = []

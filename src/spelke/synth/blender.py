@@ -146,6 +146,7 @@ def build_material(
     color: tuple[float, float, float] | None = None,
     displacement_scale: float = 1.0,
     name: str | None = None,
+    holes: bool = True,
 ) -> Any:
     """Turn a :class:`~spelke.synth.materials.Material` recipe into a Blender material.
 
@@ -154,7 +155,8 @@ def build_material(
         coord_scale: multiplier of the object-space texture coordinates (object scale x material scale,
             or the background scale) so patterns keep their size in scene units.
         random: per-instance number in [0, 1): offsets the texture coordinates and feeds ``params.Random``.
-        color: per-instance linear RGB for recipes that use ``params.Color``.
+        color: per-instance sRGB colour in [0, 1] for recipes that use ``params.Color`` (linearised here).
+        holes: keep alpha cut-outs (False for the backdrop, which must stay solid).
         displacement_scale: multiplier of the recipe's displacement strength (the background uses less).
         name: Blender datablock name.
     """
@@ -183,7 +185,10 @@ def build_material(
     rnd = nodes.new("ShaderNodeValue")
     rnd.outputs[0].default_value = float(random)
     col = nodes.new("ShaderNodeRGB")
-    rgb = color if color is not None else (0.5, 0.5, 0.5)
+    # Per-instance colours are sRGB (CLEVR's palette); shader colours are linear.
+    srgb = np.asarray(color if color is not None else (0.5, 0.5, 0.5), dtype=np.float64)
+    lin = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    rgb = tuple(float(c) for c in lin)
     col.outputs[0].default_value = (*rgb, 1.0)
     params = {RANDOM: float(random), COLOR: (*rgb, 1.0)}
 
@@ -215,6 +220,8 @@ def build_material(
         built[nid] = node
 
     for src, dst in material.links:
+        if not holes and dst == "bsdf.Alpha":
+            continue  # the backdrop stays solid: holes in it would show the empty world below
         s_node, s_sock = src.split(".", 1)
         d_node, d_sock = dst.split(".", 1)
         if s_node == "coords":
@@ -475,6 +482,7 @@ class Renderer:
                 color=spec.ground_rgb,
                 displacement_scale=ground_displacement,
                 name="ground",
+                holes=False,
             )
         )
         if gmat.displacement != 0:

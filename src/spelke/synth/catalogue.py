@@ -121,9 +121,10 @@ def _bricks(
     shade = g.fmap(n["Fac"], [(0.3, 1.0 - grime), (0.7, 1.0)])
     g.surface(base=g.jitter(_multiply(g, b["Color"], shade), val=0.15), roughness=roughness)
     pits = g.math("MULTIPLY_ADD", n["Fac"], 0.15, g.math("SUBTRACT", 1.0, b["Fac"]))
-    g.surface(normal=g.bump(pits, bump, 0.1))
-    if displace:
-        g.displace(g.math("SUBTRACT", 1.0, b["Fac"]), midlevel=1.0)
+    if displace:  # the displacement's own bump (method BOTH) shades the relief; no second bump
+        g.displace(pits, midlevel=1.15)
+    else:
+        g.surface(normal=g.bump(pits, bump, 0.1))
 
 
 def _cell_distance(g: Graph, u: Out, v: Out, k: float, offset: float = 0.0) -> Out:
@@ -154,6 +155,7 @@ def _grid(g: Graph, u: Out, v: Out, period: float, width: float) -> Out:
     background_scale=0.55,
 )
 def _(g: Graph) -> None:
+    g.flat()
     clump = g.noise(scale=2.0, detail=3.0)
     vec = g.warp(0.6, 3.0)
     # Blades: two layers of long thin Voronoi cells, crossing.
@@ -168,7 +170,6 @@ def _(g: Graph) -> None:
     base = g.mix(g.math("MULTIPLY", duff, 0.7), base, "#5a4024")
     g.surface(base=g.jitter(base, hue=0.03, val=0.12), roughness=0.8)
     height = g.math("MULTIPLY_ADD", blade, 0.4, g.math("MULTIPLY", clump["Fac"], 0.6))
-    g.surface(normal=g.bump(blade, 0.5, 0.1))
     g.displace(height)
 
 
@@ -180,6 +181,7 @@ def _(g: Graph) -> None:
     background_scale=0.5,
 )
 def _(g: Graph) -> None:
+    g.flat()
     vec = g.warp(0.8, 2.5)  # shared: the cells and their edges must line up
     leaves = g.voronoi(vec, scale=7.0, feature="F1")
     r = g.cell_random(leaves)
@@ -193,7 +195,6 @@ def _(g: Graph) -> None:
     base = _multiply(g, base, g.fmap(vein["Fac"], [(0.4, 0.8), (0.6, 1.0)]))
     g.surface(base=g.jitter(base, val=0.15), roughness=0.75)
     height = g.math("ADD", g.math("MULTIPLY", r, 0.6), g.fmap(edges["Distance"], [(0.0, 0.0), (0.15, 0.4)]))
-    g.surface(normal=g.bump(height, 0.5, 0.1))
     g.displace(height)
 
 
@@ -205,6 +206,7 @@ def _(g: Graph) -> None:
     background_scale=0.6,
 )
 def _(g: Graph) -> None:
+    g.flat()
     vec = g.warp(0.3, 3.0)
     cells = g.voronoi(vec, scale=9.0, feature="DISTANCE_TO_EDGE")
     f1 = g.voronoi(vec, scale=9.0)
@@ -217,7 +219,6 @@ def _(g: Graph) -> None:
     base = _multiply(g, col, g.fmap(dome, [(0.0, 0.15), (0.3, 0.9), (1.0, 1.0)]))
     base = _multiply(g, base, g.fmap(grain["Fac"], [(0.35, 0.85), (0.65, 1.0)]))
     g.surface(base=base, roughness=g.fmap(r, [(0.0, 0.45), (1.0, 0.8)]))
-    g.surface(normal=g.bump(dome, 0.5, 0.1))
     g.displace(dome, midlevel=0.3)
 
 
@@ -229,6 +230,7 @@ def _(g: Graph) -> None:
     background_scale=0.45,
 )
 def _(g: Graph) -> None:
+    g.flat()
     cracks = g.voronoi(g.warp(0.35, 4.0, detail=2.0), scale=4.0, feature="DISTANCE_TO_EDGE")
     crack = g.mask(cracks["Distance"], 0.05, 0.02)
     soil = g.noise(scale=6.0, detail=4.0)
@@ -236,7 +238,6 @@ def _(g: Graph) -> None:
     base = g.mix(crack, col, "#2a1c10")
     g.surface(base=g.jitter(base, val=0.15), roughness=0.95)
     height = g.math("MULTIPLY", g.math("SUBTRACT", 1.0, crack), g.fmap(soil["Fac"], [(0.0, 0.8), (1.0, 1.0)]))
-    g.surface(normal=g.bump(height, 0.6, 0.1))
     g.displace(height, midlevel=0.9)
 
 
@@ -273,6 +274,7 @@ def _(g: Graph) -> None:
 
 @main("bark-mulch", "ground", "reddish-brown shredded bark mulch", background_scale=0.5)
 def _(g: Graph) -> None:
+    g.flat()
     chips_vec = g.stretch(1.0, 3.0, 1.0, g.warp(0.6, 1.5))
     chips = g.voronoi(chips_vec, scale=3.5)
     edge = g.voronoi(chips_vec, scale=3.5, feature="DISTANCE_TO_EDGE")
@@ -287,18 +289,19 @@ def _(g: Graph) -> None:
 
 @main("moss-thick", "foliage", "lime cushion moss in soft lumps", displacement=0.04, background_scale=0.8)
 def _(g: Graph) -> None:
+    g.flat()
     cushion = g.voronoi(g.warp(0.4, 2.0), scale=4.0)
     dome = g.fmap(cushion["Distance"], [(0.0, 1.0), (0.6, 0.0)], interp="EASE")
     fuzz = g.noise(scale=30.0, detail=4.0, roughness=0.7)
     col = g.ramp(dome, [(0.0, "#3a5a10"), (0.5, "#6a9a1a"), (1.0, "#a0c838")])
     base = _multiply(g, col, g.fmap(fuzz["Fac"], [(0.3, 0.7), (0.7, 1.1)]))
     g.surface(base=g.jitter(base, hue=0.04, val=0.1), roughness=0.9, sheen_weight=0.5)
-    g.surface(normal=g.bump(fuzz["Fac"], 0.4, 0.1))
     g.displace(g.math("MULTIPLY_ADD", fuzz["Fac"], 0.2, dome), midlevel=0.4)
 
 
 @main("ivy-leaves", "foliage", "dense glossy ivy leaves with pale veins", background_scale=0.45)
 def _(g: Graph) -> None:
+    g.flat()
     vec = g.warp(0.6, 2.0)
     leaves = g.voronoi(vec, scale=6.0)
     edge = g.voronoi(vec, scale=6.0, feature="DISTANCE_TO_EDGE")
@@ -376,6 +379,7 @@ def _(g: Graph) -> None:
     background_scale=0.5,
 )
 def _(g: Graph) -> None:
+    g.flat()
     vec = g.warp(0.25, 2.0)
     stones = g.voronoi(vec, scale=4.0, randomness=0.7)
     edge = g.voronoi(vec, scale=4.0, randomness=0.7, feature="DISTANCE_TO_EDGE")
@@ -386,8 +390,7 @@ def _(g: Graph) -> None:
     base = _multiply(g, col, g.fmap(n["Fac"], [(0.3, 0.75), (0.7, 1.05)]))
     base = g.mix(g.mask(edge["Distance"], 0.06, 0.02), base, "#1e1a16")
     g.surface(base=base, roughness=0.7)
-    g.surface(normal=g.bump(g.math("MULTIPLY_ADD", n["Fac"], 0.1, dome), 0.4, 0.1))
-    g.displace(dome, midlevel=0.5)
+    g.displace(g.math("MULTIPLY_ADD", n["Fac"], 0.1, dome), midlevel=0.5)
 
 
 @main(
@@ -398,6 +401,7 @@ def _(g: Graph) -> None:
     background_scale=0.4,
 )
 def _(g: Graph) -> None:
+    g.flat()
     vec = g.warp(0.3, 1.5)
     slabs = g.voronoi(vec, scale=2.5)
     edge = g.voronoi(vec, scale=2.5, feature="DISTANCE_TO_EDGE")
@@ -410,8 +414,7 @@ def _(g: Graph) -> None:
     mortar = g.mask(edge["Distance"], 0.04, 0.025)
     g.surface(base=g.mix(mortar, base, "#b0a898"), roughness=0.8)
     height = g.math("MULTIPLY", g.math("SUBTRACT", 1.0, mortar), g.math("MULTIPLY_ADD", r, 0.3, 0.7))
-    g.surface(normal=g.bump(g.math("MULTIPLY_ADD", n["Fac"], 0.2, height), 0.4, 0.1))
-    g.displace(height, midlevel=1.0)
+    g.displace(g.math("MULTIPLY_ADD", n["Fac"], 0.2, height), midlevel=1.1)
 
 
 @main("basalt-porous", "rock", "near-black porous basalt with vesicle pits", background_scale=0.5)
@@ -432,6 +435,7 @@ def _(g: Graph) -> None:
     background_scale=0.4,
 )
 def _(g: Graph) -> None:
+    g.flat()
     body = g.noise(scale=1.5, detail=4.0, roughness=0.6)
     frac = g.voronoi(g.warp(0.5, 2.0, detail=2.0), scale=2.0, feature="DISTANCE_TO_EDGE")
     crack = g.mask(frac["Distance"], 0.06, 0.015)
@@ -441,7 +445,6 @@ def _(g: Graph) -> None:
     base = g.mix(crack, base, "#2a2622")
     g.surface(base=g.jitter(base, hue=0.03, val=0.15), roughness=0.85)
     h = g.math("SUBTRACT", body["Fac"], g.math("MULTIPLY", crack, 0.4))
-    g.surface(normal=g.bump(h, 0.5, 0.1))
     g.displace(h, midlevel=0.5)
 
 
@@ -551,8 +554,7 @@ def _(g: Graph) -> None:
     base = _multiply(g, b["Color"], g.fmap(n["Fac"], [(0.3, 0.7), (0.7, 1.05)]))
     g.surface(base=g.jitter(base, hue=0.03, val=0.1), roughness=0.85)
     height = g.math("MULTIPLY", g.math("SUBTRACT", 1.0, b["Fac"]), g.math("MULTIPLY_ADD", n["Fac"], 0.4, 0.6))
-    g.surface(normal=g.bump(height, 0.5, 0.1))
-    g.displace(g.math("SUBTRACT", 1.0, b["Fac"]), midlevel=1.0)
+    g.displace(height, midlevel=1.0)
 
 
 @main("bricks-glazed-dark", "brick", "glossy dark blue glazed bricks in stack bond", background_scale=0.4)
@@ -638,7 +640,6 @@ def _(g: Graph) -> None:
     height = g.math("MULTIPLY", row, g.math("MULTIPLY_ADD", round_, 0.5, 0.5))
     base = _multiply(g, b["Color"], g.fmap(height, [(0.0, 0.45), (0.6, 1.0)]))
     g.surface(base=g.jitter(base, val=0.1), roughness=0.7)
-    g.surface(normal=g.bump(height, 0.5, 0.1))
     g.displace(height, midlevel=0.5)
 
 
@@ -775,7 +776,8 @@ def _(g: Graph) -> None:
     background_scale=0.45,
 )
 def _(g: Graph) -> None:
-    vec = g.stretch(1.0, 1.0, 0.3, g.warp(0.4, 2.0))
+    g.flat()
+    vec = g.stretch(1.0, 0.3, 1.0, g.warp(0.4, 2.0))  # plates run along v: vertical on the sides
     plates = g.voronoi(vec, scale=4.0, feature="DISTANCE_TO_EDGE")
     cells = g.voronoi(vec, scale=4.0)
     r = g.cell_random(cells)
@@ -784,8 +786,7 @@ def _(g: Graph) -> None:
     base = _multiply(g, col, g.fmap(h, [(0.0, 0.15), (0.6, 1.0)]))
     n = g.noise(scale=15.0, detail=3.0)
     g.surface(base=_multiply(g, base, g.fmap(n["Fac"], [(0.3, 0.8), (0.7, 1.1)])), roughness=0.9)
-    g.surface(normal=g.bump(g.math("MULTIPLY_ADD", n["Fac"], 0.2, h), 0.5, 0.1))
-    g.displace(h, midlevel=0.6)
+    g.displace(g.math("MULTIPLY_ADD", n["Fac"], 0.2, h), midlevel=0.6)
 
 
 @main("cork-board", "wood", "tan cork board with dark granules", background_scale=0.5)
