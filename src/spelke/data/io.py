@@ -138,6 +138,26 @@ def atomic_write(
                 os.fsync(f.fileno())
 
 
+@contextlib.contextmanager
+def folder_lock(folder: PathLike) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``folder`` (created if missing) for a read-modify-write that
+    several processes (generator or flow shards) may do at once; no lock file is left behind. A no-op
+    where the platform has no ``flock``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 # --------------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------------

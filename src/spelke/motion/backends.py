@@ -31,6 +31,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from spelke._checks import check_shape
+from spelke._options import as_bool, as_float, as_int
 from spelke.errors import ConfigError, NotRegisteredError, ShapeError
 from spelke.registry import Registry
 
@@ -109,42 +110,6 @@ def create_flow_backend(name: str, /, **options: Any) -> FlowBackend:
                 f"{', '.join(repr(u) for u in unknown)}; its options are: {accepted}"
             )
     return factory(**options)
-
-
-def as_int(value: Any, name: str, minimum: int | None = None) -> int:
-    """Coerce an option (possibly a CLI string) to int, with a clear error."""
-    try:
-        out = int(value)
-        if isinstance(value, float) and value != out:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ConfigError(f"option {name} must be an integer, got {value!r}") from None
-    if minimum is not None and out < minimum:
-        raise ConfigError(f"option {name} must be >= {minimum}, got {out}")
-    return out
-
-
-def as_float(value: Any, name: str, minimum: float | None = None) -> float:
-    """Coerce an option (possibly a CLI string) to float, with a clear error."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"option {name} must be a number, got {value!r}") from None
-    if minimum is not None and out < minimum:
-        raise ConfigError(f"option {name} must be >= {minimum}, got {out}")
-    return out
-
-
-def as_bool(value: Any, name: str) -> bool:
-    """Coerce an option (possibly a CLI string such as ``"true"`` or ``"0"``) to bool."""
-    if isinstance(value, bool):
-        return value
-    s = str(value).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"option {name} must be true or false, got {value!r}")
 
 
 def as_rgb_frame(frame: Any, name: str = "frame") -> np.ndarray:

@@ -37,10 +37,9 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ import numpy as np
 
 from spelke import __version__
 from spelke.data.flow_io import FLO_MAGIC, read_flo, write_flo
-from spelke.data.io import read_json, write_json
+from spelke.data.io import folder_lock, read_json, write_json
 from spelke.errors import ConfigError, DataLayoutError, FileFormatError
 
 __all__ = [
@@ -271,24 +270,6 @@ def available_gaps(root: str | os.PathLike[str], backend: str, seq: str | None =
 # --------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    # Shards of one job update the manifest concurrently; serialise the read-modify-write with an
-    # advisory lock on the folder itself (no lock file left behind) where the platform has flock.
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def read_manifest(root: str | os.PathLike[str], backend: str) -> dict[str, Any]:
     """The manifest of a cache, ``{}`` when it has none (plain trees never have one)."""
     p = cache_dir(root, backend) / MANIFEST
@@ -331,7 +312,7 @@ def update_manifest(
     """
     folder = cache_dir(root, name)
     options = dict(options or {})
-    with _locked(folder):
+    with folder_lock(folder):
         m = read_manifest(root, name)
         if m:
             for key, new in (("backend", backend), ("version", version), ("options", options)):

@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from spelke import __version__
-from spelke.data.io import read_json, write_json
+from spelke.data.io import folder_lock, read_json, write_json
 from spelke.errors import ConfigError, DataLayoutError, FileFormatError
-from spelke.motion.cache import _locked, frame_stem
+from spelke.motion.cache import frame_stem
 from spelke.motion.tracks import REQUIRED_KEYS, Tracks, load_tracks, save_tracks
 
 __all__ = [
@@ -227,7 +227,7 @@ def update_track_manifest(
     folder = track_dir(root, tracker, tag)
     options = dict(options or {})
     flow = dict(flow or {})
-    with _locked(folder):
+    with folder_lock(folder):
         m = read_track_manifest(root, tracker, tag)
         if m:
             for key, old, new in (

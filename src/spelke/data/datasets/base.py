@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from spelke._options import as_bool, as_int  # noqa: F401  (re-exported: the datasets import them from here)
 from spelke.data.types import UNANNOTATED, Clip, Frame
 from spelke.data.video import natural_key
 from spelke.errors import ConfigError, DataLayoutError
@@ -54,31 +55,6 @@ def read_split_file(path: Path) -> list[str]:
             token = parts[-2] if len(parts) >= 2 else parts[-1]
         names.append(token)
     return list(dict.fromkeys(names))
-
-
-def as_int(value: Any, name: str, minimum: int | None = None, allow_none: bool = False) -> int | None:
-    """Coerce an option (possibly a CLI string) to int, with a clear error."""
-    if value is None and allow_none:
-        return None
-    try:
-        out = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"option {name} must be an integer, got {value!r}") from None
-    if minimum is not None and out < minimum:
-        raise ConfigError(f"option {name} must be >= {minimum}, got {out}")
-    return out
-
-
-def as_bool(value: Any, name: str) -> bool:
-    """Coerce an option (possibly a CLI string like ``"true"``/``"0"``) to bool."""
-    if isinstance(value, bool):
-        return value
-    s = str(value).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"option {name} must be true or false, got {value!r}")
 
 
 class Dataset:

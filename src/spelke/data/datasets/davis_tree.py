@@ -28,6 +28,7 @@ import numpy as np
 from spelke.data.datasets.base import SequenceDataset, as_bool, as_int, read_split_file
 from spelke.data.io import (
     atomic_write,
+    folder_lock,
     read_image,
     read_json,
     read_label_map,
@@ -268,29 +269,10 @@ def _staging_dir(final: Path) -> Iterator[Path]:
         raise
 
 
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    # Several generator shards may add sequences to one split file at once; serialise the
-    # read-modify-write with an advisory lock on the folder itself (no lock file left behind)
-    # where the platform has flock.
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 def add_to_split(root: str | os.PathLike[str], split: str, sequences: Sequence[str]) -> Path:
     """Add sequence names to ``ImageSets/<split>.txt`` (kept unique, in natural order), atomically."""
     f = Path(root) / "ImageSets" / f"{split}.txt"
-    with _locked(f.parent):
+    with folder_lock(f.parent):
         names = read_split_file(f) if f.is_file() else []
         merged = sorted(set(names) | set(sequences), key=natural_key)
         with atomic_write(f, "w") as fh:
