@@ -109,10 +109,15 @@ class FlowJobReport:
 
     def raise_for_errors(self) -> None:
         """Raise a :class:`SpelkeError` listing the errors (the first ten), if there were any."""
-        if self.errors:
-            shown = "; ".join(str(e) for e in self.errors[:10])
-            more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
-            raise SpelkeError(f"{len(self.errors)} flow error(s): {shown}{more}")
+        raise_job_errors(self.errors, "flow")
+
+
+def raise_job_errors(errors: Sequence[Any], what: str) -> None:
+    """Raise one :class:`SpelkeError` naming the first ten of a job's ``errors`` (none: return)."""
+    if errors:
+        shown = "; ".join(str(e) for e in errors[:10])
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        raise SpelkeError(f"{len(errors)} {what} error(s): {shown}{more}")
 
 
 def parse_gaps(gaps: str | int | Sequence[int]) -> list[int]:

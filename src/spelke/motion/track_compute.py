@@ -41,7 +41,7 @@ from spelke._sharding import parse_shard, shard_range
 from spelke.errors import ConfigError, DataLayoutError, SpelkeError
 from spelke.motion.backends import create_flow_backend
 from spelke.motion.cache import available_gaps, cache_dir, frame_stem
-from spelke.motion.compute import Progress, _default_out, open_sequences
+from spelke.motion.compute import Progress, _default_out, open_sequences, raise_job_errors
 from spelke.motion.track_cache import (
     track_dir,
     track_file_is_valid,
@@ -126,10 +126,7 @@ class TrackJobReport:
 
     def raise_for_errors(self) -> None:
         """Raise a :class:`SpelkeError` listing the errors (the first ten), if there were any."""
-        if self.errors:
-            shown = "; ".join(str(e) for e in self.errors[:10])
-            more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
-            raise SpelkeError(f"{len(self.errors)} track error(s): {shown}{more}")
+        raise_job_errors(self.errors, "track")
 
 
 class _Frames:

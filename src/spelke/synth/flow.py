@@ -61,9 +61,7 @@ def rigid_flow(
     return np.ascontiguousarray(flow.transpose(2, 0, 1)).astype(np.float32)
 
 
-def flow_occlusion(
-    flow: np.ndarray, instance_src: np.ndarray, instance_dst: np.ndarray, depth_src: np.ndarray | None = None
-) -> np.ndarray:
+def flow_occlusion(flow: np.ndarray, instance_src: np.ndarray, instance_dst: np.ndarray) -> np.ndarray:
     """Pixels whose flow target leaves the image or lands on another id at the target frame (True =
     occluded or out of view): (H, W) bool. A cheap id test, exact for separate rigid objects."""
     _, h, w = flow.shape

@@ -351,20 +351,29 @@ def generate_images(
     return report
 
 
+def write_shard_manifest(
+    folder: Path, shard: tuple[int, int], checksums: dict[str, dict[str, str]], **extra: Any
+) -> None:
+    """``<folder>/manifests/shard-<i>-of-<n>.json``: the checksums of the samples (or clips) a shard
+    finished, recorded when they were written, plus the versions that made them."""
+    i, n = shard
+    write_json(
+        Path(folder) / "manifests" / f"shard-{i}-of-{n}.json",
+        {
+            "shard": [i, n],
+            **extra,
+            "finished": len(checksums),
+            "checksums": checksums,
+            "versions": versions(),
+        },
+    )
+
+
 def _write_shard_manifest(out: Path, key: str, config: GenerateConfig, shard: tuple[int, int]) -> None:
     entries = {}
     for idx in shard_indices(config.num, shard):
         p = sample_paths(out, key, idx)
         if p["json"].is_file():
             entries[p["json"].stem] = read_json(p["json"]).get("checksums", {})
-    i, n = shard
-    write_json(
-        dataset_dir(out, key) / "manifests" / f"shard-{i}-of-{n}.json",
-        {
-            "shard": [i, n],
-            "indices": [shard_indices(config.num, shard).start, shard_indices(config.num, shard).stop],
-            "finished": len(entries),
-            "checksums": entries,
-            "versions": versions(),
-        },
-    )
+    block = shard_indices(config.num, shard)
+    write_shard_manifest(dataset_dir(out, key), shard, entries, indices=[block.start, block.stop])

@@ -46,6 +46,7 @@ from spelke.synth.generate import (
     sha256,
     shard_indices,
     versions,
+    write_shard_manifest,
 )
 from spelke.synth.scene import SceneConfig, sample_scene, scene_metadata
 
@@ -263,6 +264,12 @@ def render_clip(renderer: Any, config: VideoConfig, index: int, out: Path, repor
             "flow_check_vector_pass_epe": float(np.mean(vector_epe)) if vector_epe else None,
             "image_size": list(config.size),
             "generator": {"name": "spelke", "version": __version__},
+            # hashed once, when written; the shard manifests collect them from here
+            "checksums": {
+                str(p.relative_to(out)): sha256(p)
+                for t in range(frames)
+                for p in _paths(out, seq, t).values()
+            },
         }
     )
     write_json(out / "meta" / f"{seq}.json", meta)  # last: marks the clip finished
@@ -403,18 +410,9 @@ def generate_videos(
 
 
 def _write_checksums(out: Path, config: VideoConfig, shard: tuple[int, int]) -> None:
-    entries: dict[str, dict[str, str]] = {}
+    entries = {}
     for idx in shard_indices(config.num, shard):
         seq = sequence_name(idx)
-        if not is_finished(out, seq):
-            continue
-        files = {}
-        for t in range(config.frames):
-            for p in _paths(out, seq, t).values():
-                files[str(p.relative_to(out))] = sha256(p)
-        entries[seq] = files
-    i, n = shard
-    write_json(
-        out / "manifests" / f"shard-{i}-of-{n}.json",
-        {"shard": [i, n], "finished": len(entries), "checksums": entries, "versions": versions()},
-    )
+        if is_finished(out, seq):
+            entries[seq] = read_json(out / "meta" / f"{seq}.json").get("checksums", {})
+    write_shard_manifest(out, shard, entries)

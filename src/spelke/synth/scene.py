@@ -121,11 +121,6 @@ class SceneObject:
     rgb: tuple[float, float, float] | None = None
     texture_random: float = 0.0
 
-    @property
-    def radius(self) -> float:
-        """Footprint radius in scene units (meshes are normalised to footprint radius 1)."""
-        return self.scale
-
 
 @dataclass
 class SceneSpec:
