@@ -78,7 +78,18 @@ def _progress(it, total: int, description: str):
 # spelke list
 # --------------------------------------------------------------------------------------------------
 
-LISTABLE = ("protocols", "datasets", "methods", "metrics", "flow-backends", "trackers", "variants")
+LISTABLE = (
+    "protocols",
+    "datasets",
+    "methods",
+    "metrics",
+    "flow-backends",
+    "trackers",
+    "variants",
+    "segmenters",
+    "backbones",
+    "features",
+)
 
 
 @app.command("list")
@@ -137,7 +148,25 @@ def _registered(kind: str, pattern: str) -> list[tuple[str, str]]:
 
         return [(e.name, f"{e.summary} (on disk: {e.tags['key']})") for e in VARIANTS.entries(pattern)]
     if kind == "methods":
-        return []  # methods register themselves as later issues add them
+        from spelke.methods.config import list_presets
+        from spelke.methods.registry import METHODS, list_methods
+
+        return [
+            (n, f"{METHODS.entry(n).summary} (presets: {', '.join(['paper', *list_presets(n)])})")
+            for n in list_methods(pattern)
+        ]
+    if kind == "segmenters":
+        from spelke.models import SEGMENTERS, list_segmenters
+
+        return [(n, SEGMENTERS.entry(n).summary) for n in list_segmenters(pattern)]
+    if kind == "backbones":
+        from spelke.models.backbones import BACKBONES, list_backbones
+
+        return [(n, BACKBONES.entry(n).summary) for n in list_backbones(pattern)]
+    if kind == "features":
+        from spelke.features import FEATURE_EXTRACTORS, list_feature_extractors
+
+        return [(n, FEATURE_EXTRACTORS.entry(n).summary) for n in list_feature_extractors(pattern)]
     raise ConfigError(f"unknown kind {kind}")
 
 
@@ -656,6 +685,169 @@ def generate_cmd(
         f"with hidden objects, in {time.perf_counter() - t0:.1f} s{rate} -> {where}",
         highlight=False,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# spelke train / segment
+# --------------------------------------------------------------------------------------------------
+
+
+@app.command(
+    "train",
+    epilog=(
+        "Examples:\n\n"
+        "  spelke train gwm --dataset moving-clevrtex --root data/mct --preset cpu\n\n"
+        "  spelke train gwm --dataset davis2016 --root data/DAVIS --preset paper pretrained=dino_vitb8.pth "
+        "flow_backend=raft-large\n\n"
+        "  spelke train lrtl --dataset moving-clevrtex --root data/mct --preset cpu max_steps=300 --seed 1\n\n"
+        "Config fields and their paper values: spelke train METHOD --show-config"
+    ),
+)
+def train_cmd(
+    method: Annotated[str, typer.Argument(help="Method to train (spelke list methods): gwm, lrtl.")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="Config overrides key=value (YAML values): max_steps=500 input_size=96x96."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Registered sequence dataset (spelke list datasets).")
+    ] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="Dataset root (with its flow/track caches).")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Dataset split to train on.")] = None,
+    data_option: Annotated[
+        list[str] | None, typer.Option("--data-option", help="Dataset option key=value, repeatable.")
+    ] = None,
+    preset: Annotated[
+        str,
+        typer.Option("--preset", "-p", help="paper (the dataclass defaults), a shipped preset (cpu, ...) or a YAML file."),
+    ] = "paper",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default runs/<method>/<preset>-seed<seed>).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights, data order and draws.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from checkpoints/last.ckpt.")] = True,
+    workers: Annotated[int, typer.Option("--workers", help="Data-loading processes.")] = 0,
+    show_config: Annotated[
+        bool, typer.Option("--show-config", help="Print the resolved config (with each field's source) and exit.")
+    ] = False,
+) -> None:
+    """Train a method on a sequence dataset: iteration-based, resumable, logged (CSV + TensorBoard).
+
+    The run directory gets config.yaml, manifest.json, logs/ (csv/metrics.csv, tensorboard/) and
+    checkpoints/ (last.ckpt to resume, final.pt for `spelke segment`). Flow and tracks are read from the
+    dataset's caches; a missing cache fails at once with the `spelke flow` / `spelke tracks` command that
+    makes it.
+    """
+    from spelke.methods.config import describe_config
+    from spelke.methods.registry import create_method
+
+    m = create_method(method, None if preset == "paper" else preset, overrides or [])
+    if show_config:
+        docs = {name: doc for name, _, doc in describe_config(type(m.config))}
+        table = Table(title=f"{m.name} config (preset {preset})", title_justify="left")
+        table.add_column("field", style="bold cyan", no_wrap=True)
+        table.add_column("value")
+        table.add_column("meaning / paper value")
+        for k, v in m.config_dict().items():
+            table.add_row(k, repr(v), docs.get(k, ""))
+        console.print(table)
+        return
+    if dataset is None and root is None:
+        raise ConfigError("say what to train on: --dataset NAME --root PATH (e.g. --dataset moving-clevrtex)")
+    from spelke.motion.compute import open_sequences
+
+    ds = open_sequences(root, dataset=dataset, split=split, data_options=parse_options(data_option))
+    run = out or Path("runs") / m.name / f"{Path(preset).stem}-seed{seed}"
+    from spelke.engine.trainer import train
+
+    res = train(
+        m,
+        ds,
+        run,
+        seed=seed,
+        resume=resume,
+        progress=err_console.is_terminal or bool(os.environ.get("SPELKE_PROGRESS")),
+        num_workers=workers,
+        inputs={"dataset": dataset, "root": str(getattr(ds, "root", root)), "split": split},
+    )
+    losses = ", ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in sorted(res.final_losses.items()) if "lr" not in k)
+    console.print(
+        f"trained {m.name} for {res.steps} steps in {res.seconds:.1f} s ({losses}) -> {res.weights}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command(
+    "segment",
+    epilog=(
+        "Examples:\n\n"
+        "  spelke segment --checkpoint runs/gwm/cpu-seed0/checkpoints/final.pt data/mct_test "
+        "--out runs/gwm/cpu-seed0\n\n"
+        "  spelke evaluate --protocol davis2016 --pred runs/gwm/cpu-seed0 --gt data/mct_test\n\n"
+        "  spelke segment --method gwm --checkpoint final.pt my_video.mp4 --out runs/my_video --soft"
+    ),
+)
+def segment_cmd(
+    source: Annotated[
+        Path | None,
+        typer.Argument(help="A video file, a folder of frames (or of frame folders), or a dataset root."),
+    ] = None,
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", "-c", help="checkpoints/final.pt of a run.")] = Path(
+        "final.pt"
+    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (usually the run directory).")] = Path(
+        "runs/segment"
+    ),
+    method: Annotated[
+        str | None, typer.Option("--method", "-m", help="Refuse a checkpoint of another method.")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Read the input with this registered sequence dataset.")
+    ] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="The dataset root (instead of SOURCE).")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Dataset split.")] = None,
+    data_option: Annotated[
+        list[str] | None, typer.Option("--data-option", help="Dataset option key=value, repeatable.")
+    ] = None,
+    sequence: Annotated[
+        list[str] | None, typer.Option("--sequence", "-s", help="Only this sequence (repeatable).")
+    ] = None,
+    soft: Annotated[bool, typer.Option("--soft", help="Also write the K soft masks (.npz).")] = False,
+    overlays: Annotated[bool, typer.Option("--overlays/--no-overlays", help="Write overlay GIFs.")] = True,
+    tta_steps: Annotated[
+        int, typer.Option("--tta-steps", help="Test-time adaptation steps per sequence (GWM: 20; needs flow).")
+    ] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute frames that exist.")] = False,
+) -> None:
+    """Segment frames with a trained model: binary, merged, K-way and (optionally) soft predictions.
+
+    Writes predictions/ (binary foreground, for davis2016/segtrackv2/fbms59), predictions-merged/ (the
+    two clusters, for the *-oracle-gwm protocols), predictions-components/ (K-way labels),
+    predictions-soft/ (with --soft) and overlays/ (GIFs). Finished frames are skipped on a re-run.
+    """
+    from spelke.methods.segment import segment
+
+    if source is not None and root is not None:
+        raise ConfigError("give the input either as SOURCE or as --root, not both")
+    prog, update = _rich_progress("segment")
+    with prog:
+        rep = segment(
+            checkpoint,
+            source if source is not None else root,
+            out,
+            method=method,
+            dataset=dataset,
+            split=split,
+            data_options=parse_options(data_option),
+            sequences=sequence or None,
+            soft=soft,
+            overlays=overlays,
+            tta_steps=tta_steps,
+            overwrite=overwrite,
+            progress=update,
+        )
+    console.print(rep.summary(), highlight=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

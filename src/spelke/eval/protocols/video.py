@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from spelke.data.io import read_label_map, read_soft_mask
-from spelke.errors import ConfigError, FileFormatError
+from spelke.errors import ConfigError, DataLayoutError, FileFormatError
 from spelke.eval.binary import boundary_f, jaccard
 from spelke.eval.davis import davis2017_unsupervised, davis_statistics
 from spelke.eval.protocols.base import (
@@ -104,7 +104,10 @@ class _SequenceProtocol(Protocol):
         pred_root = prediction_root(pred)
         split = opts.get("split")
         seqs = find_sequence_gt(
-            gt, None if split in (None, "none", "all") else split, self.split_year, self.annotation_dirs
+            gt,
+            None if split in (None, "none", "all") else split,
+            self.split_year,
+            self._annotation_dirs(gt, opts),
         )
         todo: list[tuple[SequenceGT, list[tuple[str, Path | None]]]] = []
         missing: list[str] = []
@@ -124,6 +127,22 @@ class _SequenceProtocol(Protocol):
         if extra:
             notes.append(extra)
         return todo, notes
+
+    def _annotation_dirs(self, gt: Path, opts: dict[str, Any]) -> tuple[str, ...]:
+        """The annotation folders to search: the protocol's default order, or the ``annotations`` option
+        (a folder under the ground-truth root, e.g. ``AnnotationsMoving`` from
+        :func:`spelke.synth.moving_gt.write_moving_annotations`; its ``480p`` level is used if present)."""
+        name = opts.get("annotations")
+        if name in (None, "", "none"):
+            return self.annotation_dirs
+        name = str(name).strip("/")
+        if not (gt / name).is_dir():
+            raise DataLayoutError(
+                f"annotations={name!r}: there is no folder {gt / name}; name a folder under the ground-truth "
+                "root holding <seq>/<frame>.png (omit the option for the default "
+                f"search order {', '.join(self.annotation_dirs)})"
+            )
+        return (f"{name}/480p", name)
 
     def _frames(self, seq: SequenceGT, frames: list[tuple[str, Path | None]], opts: dict[str, Any]):
         """Yield (stem, ground-truth labels, prediction path, prediction, resized?) for each frame."""
@@ -153,6 +172,7 @@ class BinaryVideoProtocol(_SequenceProtocol):
         "resize": "none",
         "allow_missing": False,
         "bound_th": 0.008,
+        "annotations": None,
     }
 
     def frame_score(self, pred: np.ndarray, fg: np.ndarray, opts: dict[str, Any]) -> np.ndarray:
@@ -354,6 +374,7 @@ class Davis2017Unsupervised(_SequenceProtocol):
         "max_proposals": 20,
         "void": 255,
         "objects": "first_frame",
+        "annotations": None,
     }
     gt_layout = (
         "DAVIS 2017 tree: <gt>/Annotations_unsupervised/480p/<seq>/<frame>.png (palette ids; Annotations/ if "
@@ -445,6 +466,7 @@ class Movi(_SequenceProtocol):
         "frames": "all",
         "resize": "none",
         "allow_missing": False,
+        "annotations": None,
     }
     gt_layout = (
         "spelke/DAVIS tree: <gt>/Annotations/<seq>/<frame>.png (instance ids stable over the clip, 0 = bg)"

@@ -1,0 +1,1 @@
+"""Segmentation methods: one module per method, plus shared post-processing (merge) and baselines."""

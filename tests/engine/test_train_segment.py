@@ -1,0 +1,144 @@
+"""End to end on a tiny generated tree: train GWM and LRTL, resume, segment, evaluate, refuse mismatches."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spelke.errors import ConfigError, DataLayoutError
+
+pytest.importorskip("lightning")
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """Two textured clips (48x64, 8 frames) with exact flow (gaps +-1, +-2) and flow-chain tracks."""
+    from spelke.motion.track_compute import compute_tracks
+    from spelke.synth.textured_motion import make_textured_video
+
+    root = tmp_path_factory.mktemp("tree")
+    for k in range(2):
+        v = make_textured_video(frames=8, size=(48, 64), objects=2, motion="translate", min_speed=1.5, max_speed=2.5, seed=k)
+        v.write(root, f"clip{k}", split="train", gt_gaps=(1, -1, 2, -2))
+    compute_tracks(
+        root, root, tracker="flow-chain", options={"stride": 8, "window": 3, "smooth": 3}, flow_cache="gt", tag="gt-test"
+    )
+    return root
+
+
+def _dataset(root):
+    from spelke.data import create_dataset
+
+    return create_dataset("davis_tree", root=root)
+
+
+def test_motion_frames_draws_gaps_and_rescales_flow(tree):
+    from spelke.engine.data import MotionFrames, collate
+
+    ds = _dataset(tree)
+    frames = MotionFrames(ds, (24, 32), flow_backend="gt", gaps=(1, -1, 2, -2), seed=0)
+    assert len(frames) == 16
+    first = next(i for i in frames.items if i.index == 0)
+    assert first.gaps == (1, 2)  # no backward flow from the first frame
+    raw = {g: frames.flow("clip0", 3, g) for g in (1, -1, 2, -2)}
+    seen = set()
+    idx = next(k for k, it in enumerate(frames.items) if it.sequence == "clip0" and it.index == 3)
+    for _ in range(40):
+        d = frames[idx]
+        seen.add(d["gap"])
+        want = raw[d["gap"]][:, ::2, ::2] * 0.5  # nearest /2 and u, v halved
+        np.testing.assert_allclose(d["flow"].numpy(), want, atol=1e-6)
+    assert seen == {1, -1, 2, -2}
+    b = collate([frames[0], frames[5]])
+    assert b.image.shape == (2, 3, 24, 32) and b.flow.shape == (2, 2, 24, 32) and b.gap.shape == (2,)
+
+
+def test_hflip_flips_flow_and_tracks(tree):
+    from spelke.engine.data import MotionFrames
+
+    ds = _dataset(tree)
+    plain = MotionFrames(ds, (48, 64), flow_backend="gt", gaps=(1,), tracks=("flow-chain", "gt-test"), seed=0)
+    flip = MotionFrames(ds, (48, 64), flow_backend="gt", gaps=(1,), tracks=("flow-chain", "gt-test"), hflip=True, seed=0)
+    flip.rng = np.random.default_rng(123)
+    for _ in range(10):
+        a, b = plain[2], flip[2]
+        if torch.equal(a["image"], b["image"]):
+            continue
+        assert torch.equal(b["image"], a["image"].flip(-1))
+        assert torch.allclose(b["flow"][0], -a["flow"][0].flip(-1)) and torch.allclose(b["flow"][1], a["flow"][1].flip(-1))
+        assert torch.allclose(b["tracks"][..., 0], 63 - a["tracks"][..., 0])
+        return
+    pytest.fail("no flip drawn in 10 tries")
+
+
+def test_missing_flow_names_the_command(tree):
+    from spelke.engine.data import MotionFrames
+
+    with pytest.raises(DataLayoutError, match="spelke flow --root"):
+        MotionFrames(_dataset(tree), (24, 32), flow_backend="raft-large", gaps=(1,))
+    with pytest.raises(DataLayoutError, match="spelke tracks --root"):
+        MotionFrames(_dataset(tree), (24, 32), tracks=("flow-chain", "nope"))
+
+
+def test_train_resume_segment_evaluate_gwm(tree, tmp_path):
+    from spelke.engine.trainer import read_metrics_csv, train
+    from spelke.eval.protocols import create_protocol
+    from spelke.methods.registry import create_method
+    from spelke.methods.segment import segment
+
+    ds = _dataset(tree)
+    over = ["max_steps=12", "input_size=48x64", "batch_size=4", "warmup_steps=2", "segmenter_options={base_width: 4}"]
+    m = create_method("gwm", "cpu", over)
+    run = tmp_path / "gwm"
+    res = train(m, ds, run, seed=0, progress=False, checkpoint_every=5)
+    assert res.steps == 12 and res.weights.is_file()
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    rows = read_metrics_csv(run)
+    assert any("train/flow" in r for r in rows)
+    assert (run / "logs" / "tensorboard").is_dir()
+    man = json.loads((run / "manifest.json").read_text())
+    assert man["steps"] == 12 and man["method"] == "gwm"
+    # resume: a longer run continues from last.ckpt
+    m2 = create_method("gwm", "cpu", [*over[1:], "max_steps=16"])
+    res2 = train(m2, ds, run, seed=0, progress=False)
+    assert res2.steps == 16
+    # a changed config is refused on resume, naming the field
+    m3 = create_method("gwm", "cpu", [*over[1:], "max_steps=20", "num_masks=3"])
+    with pytest.raises(ConfigError, match="num_masks"):
+        train(m3, ds, run, seed=0, progress=False)
+    rep = segment(res2.weights, tree, run, soft=True, method="gwm")
+    assert rep.frames == 16
+    assert (run / "predictions" / "clip0" / "00000.png").is_file()
+    assert (run / "predictions-soft" / "clip1" / "00007.npz").is_file()
+    assert (run / "overlays" / "clip0.gif").is_file()
+    again = segment(res2.weights, tree, run, soft=True)
+    assert again.frames == 0 and again.skipped == 16
+    r = create_protocol("davis2016").evaluate(run, tree)
+    assert 0.0 <= r.summary["J_frame_mean"] <= 1.0 and r.summary["frames"] == 16
+    r2 = create_protocol("davis2016-oracle-gwm").evaluate(run / "predictions-merged", tree, frames="all")
+    assert r2.summary["J_frame_mean"] >= r.summary["J_frame_mean"] - 1e-9  # the oracle picks the better cluster
+    with pytest.raises(ConfigError, match="trained by method 'gwm', not 'lrtl'"):
+        segment(res2.weights, tree, tmp_path / "x", method="lrtl")
+
+
+def test_train_lrtl_with_tracks_and_ema(tree, tmp_path):
+    from spelke.engine.checkpoint import load_checkpoint
+    from spelke.engine.trainer import train
+    from spelke.methods.registry import create_method
+
+    over = [
+        "max_steps=8", "input_size=48x64", "batch_size=2", "warmup_steps=2", "ema_start=2", "ema_every=2",
+        "next_offset=2", "track_tag=gt-test", "segmenter_options={base_width: 4}",
+    ]
+    m = create_method("lrtl", "cpu", over)
+    res = train(m, _dataset(tree), tmp_path / "lrtl", seed=1, progress=False)
+    assert res.steps == 8
+    assert {"train/trajectory", "train/temporal", "train/flow"} <= set(res.final_losses)
+    header, sd = load_checkpoint(res.weights)
+    assert header["method"] == "lrtl" and header["steps"] == 8
+    _, last = load_checkpoint(tmp_path / "lrtl" / "checkpoints" / "last.ckpt")
+    for k in sd:  # final.pt holds the EMA weights, which are what last.ckpt's EMA copy holds
+        assert torch.equal(sd[k], last[k])
