@@ -55,7 +55,9 @@ def log(msg: str) -> None:
 
 def evaluate(run: Path, test: Path) -> dict[str, float]:
     j = create_protocol("davis2016").evaluate(run / "predictions", test, annotations=ANN)
-    o = create_protocol("davis2016-oracle-gwm").evaluate(run / "predictions-merged", test, annotations=ANN, frames="all")
+    o = create_protocol("davis2016-oracle-gwm").evaluate(
+        run / "predictions-merged", test, annotations=ANN, frames="all"
+    )
     return {
         "J": j.summary["J_frame_mean"],
         "J_seq": j.summary["J_seq_mean"],
@@ -71,11 +73,15 @@ def evaluate_binary(pred: Path, test: Path) -> dict[str, float]:
 def track_tag(root: Path, flow: str) -> str:
     tags = [t for t in available_tags(root, "flow-chain") if t.startswith(f"{flow}-")]
     if not tags:
-        raise SystemExit(f"no flow-chain tracks from '{flow}' flow under {root}; run spelke tracks --flow-cache {flow}")
+        raise SystemExit(
+            f"no flow-chain tracks from '{flow}' flow under {root}; run spelke tracks --flow-cache {flow}"
+        )
     return tags[0]
 
 
-def run_method(name: str, overrides: list[str], seed: int, train_root: Path, test: Path, out: Path) -> dict[str, Any]:
+def run_method(
+    name: str, overrides: list[str], seed: int, train_root: Path, test: Path, out: Path
+) -> dict[str, Any]:
     run = out / f"{name}-seed{seed}"
     m = create_method(name, "cpu", overrides)
     ds = create_dataset("moving-clevrtex", root=train_root)
@@ -83,7 +89,13 @@ def run_method(name: str, overrides: list[str], seed: int, train_root: Path, tes
     t0 = time.perf_counter()
     segment(res.weights, test, run, overlays=(seed == 0))
     row = evaluate(run, test)
-    row.update({"train_s": round(res.seconds, 1), "segment_s": round(time.perf_counter() - t0, 1), "steps": res.steps})
+    row.update(
+        {
+            "train_s": round(res.seconds, 1),
+            "segment_s": round(time.perf_counter() - t0, 1),
+            "steps": res.steps,
+        }
+    )
     log(f"  {run.name}: {row}")
     return row
 
@@ -95,7 +107,11 @@ def untrained(seed: int, test: Path, out: Path) -> dict[str, Any]:
     torch.manual_seed(seed)
     model = m.build_model()
     run = out / f"untrained-seed{seed}"
-    w = save_weights(run / "checkpoints" / "final.pt", make_header("gwm", m.model_name, m.config_dict()), model.state_dict())
+    w = save_weights(
+        run / "checkpoints" / "final.pt",
+        make_header("gwm", m.model_name, m.config_dict()),
+        model.state_dict(),
+    )
     segment(w, test, run, overlays=False)
     return evaluate(run, test)
 
@@ -106,7 +122,10 @@ def flow_baselines(test: Path, flow: str, out: Path) -> dict[str, dict[str, floa
 
     ds = create_dataset("moving-clevrtex", root=test)
     rows = {}
-    for name, fn in (("flow-threshold", lambda f: flow_threshold(f)), ("kmeans-flow", lambda f: kmeans_flow_binary(f, 0))):
+    for name, fn in (
+        ("flow-threshold", lambda f: flow_threshold(f)),
+        ("kmeans-flow", lambda f: kmeans_flow_binary(f, 0)),
+    ):
         pred = out / f"{name}-{flow}" / "predictions"
         for seq in ds.sequences:
             names = ds.frame_names(seq)
@@ -133,7 +152,12 @@ def main() -> None:
 
     write_moving_annotations(args.test)
     out = args.out
-    results: dict[str, Any] = {"train": str(args.train), "test": str(args.test), "seeds": args.seeds, "rows": {}}
+    results: dict[str, Any] = {
+        "train": str(args.train),
+        "test": str(args.test),
+        "seeds": args.seeds,
+        "rows": {},
+    }
     rows = results["rows"]
 
     def multi(label: str, fn) -> None:
@@ -150,19 +174,40 @@ def main() -> None:
             over = [f"flow_backend={flow}", *args.set]
             if name == "lrtl":
                 over.append(f"track_tag={track_tag(args.train, flow)}")
-            multi(f"{name} ({flow} flow)", lambda s, n=name, o=over, f=flow: run_method(n, o, s, args.train, args.test, out / f"{n}-{f}"))
+            multi(
+                f"{name} ({flow} flow)",
+                lambda s, n=name, o=over, f=flow: run_method(
+                    n, o, s, args.train, args.test, out / f"{n}-{f}"
+                ),
+            )
     if args.ablations:
         flow = args.flows[0]
         multi(
             f"gwm, constant motion model ({flow} flow)",
-            lambda s: run_method("gwm", [f"flow_backend={flow}", "motion_model=constant", *args.set], s, args.train, args.test, out / "gwm-constant"),
+            lambda s: run_method(
+                "gwm",
+                [f"flow_backend={flow}", "motion_model=constant", *args.set],
+                s,
+                args.train,
+                args.test,
+                out / "gwm-constant",
+            ),
         )
         multi(
             f"lrtl, flow term only ({flow} flow)",
             lambda s: run_method(
                 "lrtl",
-                [f"flow_backend={flow}", f"track_tag={track_tag(args.train, flow)}", "trajectory_weight=0", "temporal_weight=0", *args.set],
-                s, args.train, args.test, out / "lrtl-flowonly",
+                [
+                    f"flow_backend={flow}",
+                    f"track_tag={track_tag(args.train, flow)}",
+                    "trajectory_weight=0",
+                    "temporal_weight=0",
+                    *args.set,
+                ],
+                s,
+                args.train,
+                args.test,
+                out / "lrtl-flowonly",
             ),
         )
     write_json(out / "results.json", results)
@@ -173,13 +218,19 @@ def main() -> None:
 def markdown(results: dict[str, Any]) -> str:
     lines = ["| method | J (fg by rule) | J (GT-matched) | J seq | train s |", "|---|---|---|---|---|"]
     for label, r in results["rows"].items():
-        def cell(k: str) -> str:
+
+        def cell(k: str, r: dict[str, Any] = r) -> str:
             v = r.get(k)
             if isinstance(v, dict):
                 return f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}"
             return f"{100 * v:.1f}" if isinstance(v, float) else "–"
+
         tr = r.get("train_s")
-        lines.append(f"| {label} | {cell('J')} | {cell('J_gt_matched')} | {cell('J_seq')} | {tr['mean']:.0f} |" if isinstance(tr, dict) else f"| {label} | {cell('J')} | {cell('J_gt_matched')} | {cell('J_seq')} | – |")
+        lines.append(
+            f"| {label} | {cell('J')} | {cell('J_gt_matched')} | {cell('J_seq')} | {tr['mean']:.0f} |"
+            if isinstance(tr, dict)
+            else f"| {label} | {cell('J')} | {cell('J_gt_matched')} | {cell('J_seq')} | – |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -712,23 +712,32 @@ def train_cmd(
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="Registered sequence dataset (spelke list datasets).")
     ] = None,
-    root: Annotated[Path | None, typer.Option("--root", help="Dataset root (with its flow/track caches).")] = None,
+    root: Annotated[
+        Path | None, typer.Option("--root", help="Dataset root (with its flow/track caches).")
+    ] = None,
     split: Annotated[str | None, typer.Option("--split", help="Dataset split to train on.")] = None,
     data_option: Annotated[
         list[str] | None, typer.Option("--data-option", help="Dataset option key=value, repeatable.")
     ] = None,
     preset: Annotated[
         str,
-        typer.Option("--preset", "-p", help="paper (the dataclass defaults), a shipped preset (cpu, ...) or a YAML file."),
+        typer.Option(
+            "--preset",
+            "-p",
+            help="paper (the dataclass defaults), a shipped preset (cpu, ...) or a YAML file.",
+        ),
     ] = "paper",
     out: Annotated[
         Path | None, typer.Option("--out", help="Run directory (default runs/<method>/<preset>-seed<seed>).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights, data order and draws.")] = 0,
-    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from checkpoints/last.ckpt.")] = True,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Continue from checkpoints/last.ckpt.")
+    ] = True,
     workers: Annotated[int, typer.Option("--workers", help="Data-loading processes.")] = 0,
     show_config: Annotated[
-        bool, typer.Option("--show-config", help="Print the resolved config (with each field's source) and exit.")
+        bool,
+        typer.Option("--show-config", help="Print the resolved config (with each field's source) and exit."),
     ] = False,
 ) -> None:
     """Train a method on a sequence dataset: iteration-based, resumable, logged (CSV + TensorBoard).
@@ -770,7 +779,9 @@ def train_cmd(
         num_workers=workers,
         inputs={"dataset": dataset, "root": str(getattr(ds, "root", root)), "split": split},
     )
-    losses = ", ".join(f"{k.split('/')[-1]}={v:.4g}" for k, v in sorted(res.final_losses.items()) if "lr" not in k)
+    losses = ", ".join(
+        f"{k.split('/')[-1]}={v:.4g}" for k, v in sorted(res.final_losses.items()) if "lr" not in k
+    )
     console.print(
         f"trained {m.name} for {res.steps} steps in {res.seconds:.1f} s ({losses}) -> {res.weights}",
         highlight=False,
@@ -793,12 +804,12 @@ def segment_cmd(
         Path | None,
         typer.Argument(help="A video file, a folder of frames (or of frame folders), or a dataset root."),
     ] = None,
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", "-c", help="checkpoints/final.pt of a run.")] = Path(
-        "final.pt"
-    ),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (usually the run directory).")] = Path(
-        "runs/segment"
-    ),
+    checkpoint: Annotated[
+        Path, typer.Option("--checkpoint", "-c", help="checkpoints/final.pt of a run.")
+    ] = Path("final.pt"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder (usually the run directory).")
+    ] = Path("runs/segment"),
     method: Annotated[
         str | None, typer.Option("--method", "-m", help="Refuse a checkpoint of another method.")
     ] = None,
@@ -816,7 +827,8 @@ def segment_cmd(
     soft: Annotated[bool, typer.Option("--soft", help="Also write the K soft masks (.npz).")] = False,
     overlays: Annotated[bool, typer.Option("--overlays/--no-overlays", help="Write overlay GIFs.")] = True,
     tta_steps: Annotated[
-        int, typer.Option("--tta-steps", help="Test-time adaptation steps per sequence (GWM: 20; needs flow).")
+        int,
+        typer.Option("--tta-steps", help="Test-time adaptation steps per sequence (GWM: 20; needs flow)."),
     ] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute frames that exist.")] = False,
 ) -> None:

@@ -28,9 +28,15 @@ def test_warmup_poly_matches_detectron2_formula():
 def test_step_linear_cosine_constant():
     st = Step(base=3e-5, milestones=(200, 300), gamma=0.1, warmup_steps=50, warmup_start=0.0)
     assert st(25) == pytest.approx(1.5e-5)
-    assert st(199) == pytest.approx(3e-5) and st(200) == pytest.approx(3e-6) and st(300) == pytest.approx(3e-7)
+    assert (
+        st(199) == pytest.approx(3e-5) and st(200) == pytest.approx(3e-6) and st(300) == pytest.approx(3e-7)
+    )
     beta = Linear(start=0.1, end=-0.1, steps=5000)  # PPMP's beta annealing
-    assert beta(0) == pytest.approx(0.1) and beta(2500) == pytest.approx(0.0) and beta(9000) == pytest.approx(-0.1)
+    assert (
+        beta(0) == pytest.approx(0.1)
+        and beta(2500) == pytest.approx(0.0)
+        and beta(9000) == pytest.approx(-0.1)
+    )
     c = Cosine(base=1.0, total_steps=100, final=0.0)
     assert c(0) == pytest.approx(1.0) and c(50) == pytest.approx(0.5) and c(100) == pytest.approx(0.0)
     assert Constant(2.0)(123) == 2.0
@@ -69,7 +75,11 @@ def test_config_presets_and_overrides():
 
     assert {"gwm", "lrtl"} <= set(list_methods())
     paper = create_method("gwm")
-    assert paper.config.lr == 1.5e-4 and paper.config.max_steps == 15000 and paper.config.input_size == (128, 224)
+    assert (
+        paper.config.lr == 1.5e-4
+        and paper.config.max_steps == 15000
+        and paper.config.input_size == (128, 224)
+    )
     cpu = create_method("gwm", "cpu", ["max_steps=30", "input_size=48x64", "flow_clip=null", "gaps=[1,-1]"])
     assert cpu.config.segmenter == "unet" and cpu.config.max_steps == 30
     assert cpu.config.input_size == (48, 64) and cpu.config.flow_clip is None and cpu.config.gaps == (1, -1)
@@ -82,8 +92,14 @@ def test_config_presets_and_overrides():
     with pytest.raises(ConfigError, match="num_masks"):
         create_method("gwm", None, ["num_masks=1"])
     lrtl = create_method("lrtl")
-    assert (lrtl.config.flow_weight, lrtl.config.trajectory_weight, lrtl.config.temporal_weight) == (0.03, 5e-5, 0.1)
-    assert lrtl.config.rank == 5 and lrtl.config.next_offset == 5 and math.isclose(lrtl.config.ema_power, 2 / 3)
+    assert (lrtl.config.flow_weight, lrtl.config.trajectory_weight, lrtl.config.temporal_weight) == (
+        0.03,
+        5e-5,
+        0.1,
+    )
+    assert (
+        lrtl.config.rank == 5 and lrtl.config.next_offset == 5 and math.isclose(lrtl.config.ema_power, 2 / 3)
+    )
 
 
 def test_checkpoint_header_refuses_other_method(tmp_path):

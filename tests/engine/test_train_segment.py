@@ -21,10 +21,17 @@ def tree(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tree")
     for k in range(2):
-        v = make_textured_video(frames=8, size=(48, 64), objects=2, motion="translate", min_speed=1.5, max_speed=2.5, seed=k)
+        v = make_textured_video(
+            frames=8, size=(48, 64), objects=2, motion="translate", min_speed=1.5, max_speed=2.5, seed=k
+        )
         v.write(root, f"clip{k}", split="train", gt_gaps=(1, -1, 2, -2))
     compute_tracks(
-        root, root, tracker="flow-chain", options={"stride": 8, "window": 3, "smooth": 3}, flow_cache="gt", tag="gt-test"
+        root,
+        root,
+        tracker="flow-chain",
+        options={"stride": 8, "window": 3, "smooth": 3},
+        flow_cache="gt",
+        tag="gt-test",
     )
     return root
 
@@ -61,14 +68,18 @@ def test_hflip_flips_flow_and_tracks(tree):
 
     ds = _dataset(tree)
     plain = MotionFrames(ds, (48, 64), flow_backend="gt", gaps=(1,), tracks=("flow-chain", "gt-test"), seed=0)
-    flip = MotionFrames(ds, (48, 64), flow_backend="gt", gaps=(1,), tracks=("flow-chain", "gt-test"), hflip=True, seed=0)
+    flip = MotionFrames(
+        ds, (48, 64), flow_backend="gt", gaps=(1,), tracks=("flow-chain", "gt-test"), hflip=True, seed=0
+    )
     flip.rng = np.random.default_rng(123)
     for _ in range(10):
         a, b = plain[2], flip[2]
         if torch.equal(a["image"], b["image"]):
             continue
         assert torch.equal(b["image"], a["image"].flip(-1))
-        assert torch.allclose(b["flow"][0], -a["flow"][0].flip(-1)) and torch.allclose(b["flow"][1], a["flow"][1].flip(-1))
+        assert torch.allclose(b["flow"][0], -a["flow"][0].flip(-1)) and torch.allclose(
+            b["flow"][1], a["flow"][1].flip(-1)
+        )
         assert torch.allclose(b["tracks"][..., 0], 63 - a["tracks"][..., 0])
         return
     pytest.fail("no flip drawn in 10 tries")
@@ -90,7 +101,13 @@ def test_train_resume_segment_evaluate_gwm(tree, tmp_path):
     from spelke.methods.segment import segment
 
     ds = _dataset(tree)
-    over = ["max_steps=12", "input_size=48x64", "batch_size=4", "warmup_steps=2", "segmenter_options={base_width: 4}"]
+    over = [
+        "max_steps=12",
+        "input_size=48x64",
+        "batch_size=4",
+        "warmup_steps=2",
+        "segmenter_options={base_width: 4}",
+    ]
     m = create_method("gwm", "cpu", over)
     run = tmp_path / "gwm"
     res = train(m, ds, run, seed=0, progress=False, checkpoint_every=5)
@@ -119,7 +136,9 @@ def test_train_resume_segment_evaluate_gwm(tree, tmp_path):
     r = create_protocol("davis2016").evaluate(run, tree)
     assert 0.0 <= r.summary["J_frame_mean"] <= 1.0 and r.summary["frames"] == 16
     r2 = create_protocol("davis2016-oracle-gwm").evaluate(run / "predictions-merged", tree, frames="all")
-    assert r2.summary["J_frame_mean"] >= r.summary["J_frame_mean"] - 1e-9  # the oracle picks the better cluster
+    assert (
+        r2.summary["J_frame_mean"] >= r.summary["J_frame_mean"] - 1e-9
+    )  # the oracle picks the better cluster
     with pytest.raises(ConfigError, match="trained by method 'gwm', not 'lrtl'"):
         segment(res2.weights, tree, tmp_path / "x", method="lrtl")
 
@@ -130,8 +149,15 @@ def test_train_lrtl_with_tracks_and_ema(tree, tmp_path):
     from spelke.methods.registry import create_method
 
     over = [
-        "max_steps=8", "input_size=48x64", "batch_size=2", "warmup_steps=2", "ema_start=2", "ema_every=2",
-        "next_offset=2", "track_tag=gt-test", "segmenter_options={base_width: 4}",
+        "max_steps=8",
+        "input_size=48x64",
+        "batch_size=2",
+        "warmup_steps=2",
+        "ema_start=2",
+        "ema_every=2",
+        "next_offset=2",
+        "track_tag=gt-test",
+        "segmenter_options={base_width: 4}",
     ]
     m = create_method("lrtl", "cpu", over)
     res = train(m, _dataset(tree), tmp_path / "lrtl", seed=1, progress=False)

@@ -54,7 +54,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         raise FileFormatError(f"checkpoint {p} does not exist; pass the file written by `spelke train`")
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means "not our checkpoint"
+    except Exception as e:
         raise FileFormatError(f"cannot read checkpoint {p}: {e}") from None
     if not isinstance(obj, dict) or "spelke" not in obj:
         raise FileFormatError(
@@ -70,7 +70,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     return header, sd
 
 
-def check_header(header: dict[str, Any], *, method: str | None = None, model: str | None = None, path: Any = "") -> None:
+def check_header(
+    header: dict[str, Any], *, method: str | None = None, model: str | None = None, path: Any = ""
+) -> None:
     """Refuse a checkpoint of another method or model, naming both."""
     if header.get("format", FORMAT) > FORMAT:
         raise FileFormatError(

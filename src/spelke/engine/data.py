@@ -143,7 +143,9 @@ class MotionFrames(torch.utils.data.Dataset):
         name = self.ds.frame_names(seq)[i]
         f = cached_flow(Path(self.ds.root), seq, name, i, gap, self._backend_dir)
         if f is None:
-            raise DataLayoutError(f"flow of {seq}/{name} (gap {gap}) disappeared from the '{self.flow_backend}' cache")
+            raise DataLayoutError(
+                f"flow of {seq}/{name} (gap {gap}) disappeared from the '{self.flow_backend}' cache"
+            )
         return f
 
     def _track_file(self, seq: str, i: int) -> Path:

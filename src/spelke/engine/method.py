@@ -99,7 +99,9 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
         if not p.requires_grad:
             continue
         low = name.lower()
-        if p.ndim <= 1 or any(s in low for s in ("pos_embed", "cls_token", "query_embed", "query_feat", "level_embed", "norm")):
+        if p.ndim <= 1 or any(
+            s in low for s in ("pos_embed", "cls_token", "query_embed", "query_feat", "level_embed", "norm")
+        ):
             no_decay.append(p)
         else:
             decay.append(p)

@@ -127,9 +127,7 @@ def _warm(step: int, steps: int, start: float, base: float) -> float:
     return float(start + (base - start) * step / max(steps, 1))
 
 
-_KINDS: dict[str, type[Schedule]] = {
-    c.kind: c for c in (Constant, Linear, Cosine, Step, WarmupPoly)
-}
+_KINDS: dict[str, type[Schedule]] = {c.kind: c for c in (Constant, Linear, Cosine, Step, WarmupPoly)}
 
 
 def schedule_from_dict(d: dict[str, Any] | Schedule | float) -> Schedule:
@@ -139,7 +137,9 @@ def schedule_from_dict(d: dict[str, Any] | Schedule | float) -> Schedule:
     if isinstance(d, int | float):
         return Constant(float(d))
     if not isinstance(d, dict) or "kind" not in d:
-        raise ConfigError(f"a schedule must be a number or a mapping with 'kind' (one of {list(_KINDS)}), got {d!r}")
+        raise ConfigError(
+            f"a schedule must be a number or a mapping with 'kind' (one of {list(_KINDS)}), got {d!r}"
+        )
     kind = d["kind"]
     if kind not in _KINDS:
         raise ConfigError(f"unknown schedule kind {kind!r}; known: {', '.join(_KINDS)}")

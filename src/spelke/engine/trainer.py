@@ -33,7 +33,7 @@ from spelke.errors import ConfigError, MissingDependencyError
 
 def _lightning():
     try:
-        import lightning as L  # noqa: N812
+        import lightning as L
     except ImportError:  # pragma: no cover - the torch extra installs it
         raise MissingDependencyError(
             "training needs the Python module 'lightning'; install it with: pip install 'spelke[torch]'"
@@ -48,7 +48,9 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LightningModule.*has parameters that were not used.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*tensorboardX.*")
-    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the EMA copy is in eval mode
+    warnings.filterwarnings(
+        "ignore", message=".*module\\(s\\) in eval mode.*"
+    )  # the EMA copy is in eval mode
     warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
     warnings.filterwarnings("ignore", message=".*callbacks used to create the checkpoint.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
@@ -57,7 +59,7 @@ def _quiet_lightning() -> None:
 
 def make_module(method: TrainableMethod, model: nn.Module):
     """The LightningModule wrapping ``method`` and its ``model``."""
-    L = _lightning()  # noqa: N806
+    L = _lightning()
     settings = method.optim_settings()
 
     class EngineModule(L.LightningModule):
@@ -123,7 +125,9 @@ class TrainResult:
 def _loader(method: TrainableMethod, frames: Any, seed: int, steps: int, num_workers: int):
     s = method.optim_settings()
     g = torch.Generator().manual_seed(seed)
-    sampler = torch.utils.data.RandomSampler(frames, replacement=True, num_samples=steps * s.batch_size, generator=g)
+    sampler = torch.utils.data.RandomSampler(
+        frames, replacement=True, num_samples=steps * s.batch_size, generator=g
+    )
     return torch.utils.data.DataLoader(
         frames,
         batch_size=s.batch_size,
@@ -165,7 +169,7 @@ def train(
         accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``).
         inputs: what the data was (dataset name, root, split, signals), for the manifest.
     """
-    L = _lightning()  # noqa: N806
+    L = _lightning()
     _quiet_lightning()
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -236,7 +240,9 @@ def train(
     header["seed"] = seed
     weights = save_weights(run / "checkpoints" / "final.pt", header, final_model.state_dict())
     losses = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
-    manifest.update({"steps": int(trainer.global_step), "train_seconds": round(seconds, 2), "final_losses": losses})
+    manifest.update(
+        {"steps": int(trainer.global_step), "train_seconds": round(seconds, 2), "final_losses": losses}
+    )
     write_json(run / "manifest.json", manifest)
     return TrainResult(run, weights, int(trainer.global_step), seconds, losses)
 
@@ -245,7 +251,9 @@ def _check_resume(last: Path, method: TrainableMethod) -> None:
     obj = torch.load(last, map_location="cpu", weights_only=False)
     header = obj.get("spelke") if isinstance(obj, dict) else None
     if header is None:
-        raise ConfigError(f"cannot resume from {last}: it has no spelke header; delete it or pick another --out")
+        raise ConfigError(
+            f"cannot resume from {last}: it has no spelke header; delete it or pick another --out"
+        )
     check_header(header, method=method.name, model=method.model_name, path=last)
     old, new = header.get("config", {}), method.config_dict()
     diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ("max_steps",))

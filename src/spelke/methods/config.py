@@ -147,7 +147,12 @@ def describe_config(cls: type) -> list[tuple[str, str, str]]:
     cur = None
     for line in doc.splitlines():
         s = line.strip()
-        if ":" in s and s.split(":")[0].isidentifier() and line.startswith("        ") and not line.startswith("          "):
+        if (
+            ":" in s
+            and s.split(":")[0].isidentifier()
+            and line.startswith("        ")
+            and not line.startswith("          ")
+        ):
             cur, text = s.split(":", 1)
             docs[cur] = text.strip()
         elif cur and s:
@@ -156,8 +161,12 @@ def describe_config(cls: type) -> list[tuple[str, str, str]]:
             cur = None
     rows = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else ""  # type: ignore[misc]
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else ""  # type: ignore[misc]
+            )
         )
         rows.append((f.name, repr(default), docs.get(f.name, "")))
     return rows

@@ -93,7 +93,9 @@ class GWMConfig:
         if self.num_masks < 2:
             raise ConfigError(f"num_masks (K) must be at least 2, got {self.num_masks}")
         if self.motion_model not in ("constant", "affine", "quadratic"):
-            raise ConfigError(f"motion_model must be constant, affine or quadratic, got {self.motion_model!r}")
+            raise ConfigError(
+                f"motion_model must be constant, affine or quadratic, got {self.motion_model!r}"
+            )
         if self.loss_form not in ("exact", "code", "ch5"):
             raise ConfigError(f"loss_form must be exact, code or ch5, got {self.loss_form!r}")
         if self.foreground not in ("border", "smaller"):
@@ -143,7 +145,9 @@ def upsample_logits(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
 
-@register_method("gwm", summary="Guess What Moves (thesis Ch. 3): segment frames so each region's flow is simple")
+@register_method(
+    "gwm", summary="Guess What Moves (thesis Ch. 3): segment frames so each region's flow is simple"
+)
 class GWM(TrainableMethod):
     """GWM on the engine: flow-reconstruction loss (thesis eqs. 3.3-3.4), one random gap per iteration."""
 
@@ -159,7 +163,9 @@ class GWM(TrainableMethod):
     def build_model(self) -> nn.Module:
         return build_segmenter(self.config)
 
-    def make_dataset(self, dataset: Any, *, seed: int = 0, sequences: list[str] | None = None) -> MotionFrames:
+    def make_dataset(
+        self, dataset: Any, *, seed: int = 0, sequences: list[str] | None = None
+    ) -> MotionFrames:
         c = self.config
         self._flow_backend = resolve_flow_backend(dataset, c.flow_backend)
         return MotionFrames(
@@ -178,7 +184,9 @@ class GWM(TrainableMethod):
         from spelke.losses import gwm_loss
 
         masks = torch.softmax(upsample_logits(logits, tuple(flow.shape[-2:])), dim=1)  # thesis eq. (3.1)
-        return gwm_loss(masks, flow, model=self.config.motion_model, form=self.config.loss_form, coords=self.config.coords)
+        return gwm_loss(
+            masks, flow, model=self.config.motion_model, form=self.config.loss_form, coords=self.config.coords
+        )
 
     def training_loss(self, model: nn.Module, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         if batch.flow is None:

@@ -51,7 +51,7 @@ class LRTLConfig:
         trajectory_weight: lambda_t (l.3316: 5e-5).
         temporal_weight: lambda_tau (l.3316: 0.1).
         motion_model: GWM motion model for the flow loss (eq. 5.1: quadratic).
-        loss_form: flow loss form: ch5 (eqs. 5.1-5.2, squared weights), exact (eq. 3.3) or code.
+        loss_form: flow loss form: code (GWM released code: MSE, squared weights; default), ch5 (eq. 5.2 summed) or exact (eq. 3.3).
         coords: coordinate normalisation of the motion model.
         hflip: random horizontal flips of frame, flow and tracks (l.3316).
         lr: peak AdamW learning rate (1.5e-4).
@@ -91,7 +91,7 @@ class LRTLConfig:
     trajectory_weight: float = 5e-5
     temporal_weight: float = 0.1
     motion_model: str = "quadratic"
-    loss_form: str = "ch5"
+    loss_form: str = "code"
     coords: str = "unit"
     hflip: bool = True
     lr: float = 1.5e-4
@@ -133,10 +133,14 @@ def resolve_track_tag(root: Any, tracker: str, tag: str | None) -> str:
             f"no '{tracker}' tracks cached under {root}/tracks; compute them first, e.g. "
             f"spelke tracks --root {root} --dataset NAME --tracker {tracker}"
         )
-    raise ConfigError(f"{root}/tracks/{tracker} holds several configs ({', '.join(tags)}); choose one with track_tag=TAG")
+    raise ConfigError(
+        f"{root}/tracks/{tracker} holds several configs ({', '.join(tags)}); choose one with track_tag=TAG"
+    )
 
 
-@register_method("lrtl", summary="Learning from point trajectories (thesis Ch. 5): flow + low-rank track losses")
+@register_method(
+    "lrtl", summary="Learning from point trajectories (thesis Ch. 5): flow + low-rank track losses"
+)
 class LRTL(TrainableMethod):
     """LRTL on the engine: lambda_f L_f + lambda_t L_t + lambda_tau L_tau (thesis Sec. 5.3, App. E)."""
 
@@ -148,7 +152,9 @@ class LRTL(TrainableMethod):
     def build_model(self) -> nn.Module:
         return build_segmenter(self.config)
 
-    def make_dataset(self, dataset: Any, *, seed: int = 0, sequences: list[str] | None = None) -> MotionFrames:
+    def make_dataset(
+        self, dataset: Any, *, seed: int = 0, sequences: list[str] | None = None
+    ) -> MotionFrames:
         c = self.config
         backend = resolve_flow_backend(dataset, c.flow_backend) if c.flow_weight > 0 else None
         tag = resolve_track_tag(dataset.root, c.tracker, c.track_tag)
@@ -184,15 +190,23 @@ class LRTL(TrainableMethod):
         total = logits.new_zeros(())
         if c.flow_weight > 0 and batch.flow is not None:
             fm = torch.softmax(upsample_logits(logits[:b], tuple(batch.flow.shape[-2:])), dim=1)
-            lf = gwm_loss(fm, batch.flow, model=c.motion_model, form=c.loss_form, coords=c.coords)  # eq. (5.2)
+            lf = gwm_loss(
+                fm, batch.flow, model=c.motion_model, form=c.loss_form, coords=c.coords
+            )  # eq. (5.2)
             terms["flow"] = lf
             total = total + c.flow_weight * lf
-        lt = trajectory_loss(masks, batch.tracks, batch.query, valid=batch.track_valid, rank=c.rank, drop=c.drop)
+        lt = trajectory_loss(
+            masks, batch.tracks, batch.query, valid=batch.track_valid, rank=c.rank, drop=c.drop
+        )
         terms["trajectory"] = lt  # eq. (5.4)
         total = total + c.trajectory_weight * lt
         if two:
             ltau = temporal_loss(
-                masks, torch.softmax(logits[b:], dim=1), batch.tracks, batch.query, batch.next_index,
+                masks,
+                torch.softmax(logits[b:], dim=1),
+                batch.tracks,
+                batch.query,
+                batch.next_index,
                 valid=batch.track_valid,
             )  # eq. (5.7)
             terms["temporal"] = ltau

@@ -40,7 +40,9 @@ from spelke.methods.registry import method_class
 ProgressFn = Callable[[int, int, str], None]
 
 
-def load_trained(checkpoint: str | os.PathLike[str], method: str | None = None) -> tuple[Any, torch.nn.Module]:
+def load_trained(
+    checkpoint: str | os.PathLike[str], method: str | None = None
+) -> tuple[Any, torch.nn.Module]:
     """Rebuild ``(method, model)`` from a checkpoint; refuses another method's checkpoint by name."""
     header, state = load_checkpoint(checkpoint)
     check_header(header, method=method, path=checkpoint)
@@ -53,7 +55,9 @@ def load_trained(checkpoint: str | os.PathLike[str], method: str | None = None) 
 
 
 @torch.no_grad()
-def predict_masks(method: Any, model: torch.nn.Module, images: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def predict_masks(
+    method: Any, model: torch.nn.Module, images: np.ndarray | torch.Tensor, size: tuple[int, int]
+) -> torch.Tensor:
     """Soft masks ``(B, K, *size)`` for images ``(B, 3, H, W)`` in [0, 1] (resized to the input size)."""
     x = resize_image(images, tuple(method.config.input_size))
     if x.ndim == 3:
@@ -147,8 +151,10 @@ def segment(
     for seq in seqs:
         names = ds.frame_names(seq)
         todo = [
-            i for i, n in enumerate(names)
-            if overwrite or not (out / "predictions" / seq / f"{n}.png").is_file()
+            i
+            for i, n in enumerate(names)
+            if overwrite
+            or not (out / "predictions" / seq / f"{n}.png").is_file()
             or (soft and not (out / "predictions-soft" / seq / f"{n}.npz").is_file())
         ]
         rep.skipped += len(names) - len(todo)
