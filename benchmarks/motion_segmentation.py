@@ -54,9 +54,9 @@ def log(msg: str) -> None:
 
 
 def evaluate(run: Path, test: Path) -> dict[str, float]:
-    j = create_protocol("davis2016").evaluate(run / "predictions", test, annotations=ANN)
+    j = create_protocol("davis2016").evaluate(run / "predictions", test, annotations=ANN, split="all")
     o = create_protocol("davis2016-oracle-gwm").evaluate(
-        run / "predictions-merged", test, annotations=ANN, frames="all"
+        run / "predictions-merged", test, annotations=ANN, frames="all", split="all"
     )
     return {
         "J": j.summary["J_frame_mean"],
@@ -66,7 +66,7 @@ def evaluate(run: Path, test: Path) -> dict[str, float]:
 
 
 def evaluate_binary(pred: Path, test: Path) -> dict[str, float]:
-    j = create_protocol("davis2016").evaluate(pred, test, annotations=ANN)
+    j = create_protocol("davis2016").evaluate(pred, test, annotations=ANN, split="all")
     return {"J": j.summary["J_frame_mean"], "J_seq": j.summary["J_seq_mean"]}
 
 
