@@ -805,8 +805,8 @@ def segment_cmd(
         typer.Argument(help="A video file, a folder of frames (or of frame folders), or a dataset root."),
     ] = None,
     checkpoint: Annotated[
-        Path, typer.Option("--checkpoint", "-c", help="checkpoints/final.pt of a run.")
-    ] = Path("final.pt"),
+        Path | None, typer.Option("--checkpoint", "-c", help="checkpoints/final.pt of a `spelke train` run.")
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output folder (usually the run directory).")
     ] = Path("runs/segment"),
@@ -840,6 +840,8 @@ def segment_cmd(
     """
     from spelke.methods.segment import segment
 
+    if checkpoint is None:
+        raise ConfigError("say which model to run: --checkpoint runs/<method>/<name>/checkpoints/final.pt")
     if source is not None and root is not None:
         raise ConfigError("give the input either as SOURCE or as --root, not both")
     prog, update = _rich_progress("segment")

@@ -114,3 +114,14 @@ def test_checkpoint_header_refuses_other_method(tmp_path):
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(FileFormatError, match="not a spelke checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_incompatible_weights_are_refused_with_both_shapes():
+    from spelke.engine.checkpoint import load_state_strict
+
+    net = torch.nn.Linear(3, 2)
+    bad = {"weight": torch.zeros(4, 3), "bias": torch.zeros(4)}
+    with pytest.raises(ConfigError, match=r"weight: checkpoint \(4, 3\) vs model \(2, 3\)"):
+        load_state_strict(net, bad, "w.pt")
+    with pytest.raises(ConfigError, match="1 missing key"):
+        load_state_strict(net, {"weight": torch.zeros(2, 3)}, "w.pt")
