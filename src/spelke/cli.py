@@ -766,7 +766,8 @@ def train_cmd(
     from spelke.motion.compute import open_sequences
 
     ds = open_sequences(root, dataset=dataset, split=split, data_options=parse_options(data_option))
-    run = out or Path("runs") / m.name / f"{Path(preset).stem}-seed{seed}"
+    data_name = dataset or Path(str(getattr(ds, "root", root))).name
+    run = out or Path("runs") / m.name / f"{data_name}-{Path(preset).stem}-seed{seed}"
     from spelke.engine.trainer import train
 
     res = train(

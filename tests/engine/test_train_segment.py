@@ -110,7 +110,7 @@ def test_train_resume_segment_evaluate_gwm(tree, tmp_path):
     ]
     m = create_method("gwm", "cpu", over)
     run = tmp_path / "gwm"
-    res = train(m, ds, run, seed=0, progress=False, checkpoint_every=5)
+    res = train(m, ds, run, seed=0, progress=False, checkpoint_every=5, log_every=1)
     assert res.steps == 12 and res.weights.is_file()
     assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
     rows = read_metrics_csv(run)
@@ -120,12 +120,28 @@ def test_train_resume_segment_evaluate_gwm(tree, tmp_path):
     assert man["steps"] == 12 and man["method"] == "gwm"
     # resume: a longer run continues from last.ckpt
     m2 = create_method("gwm", "cpu", [*over[1:], "max_steps=16"])
-    res2 = train(m2, ds, run, seed=0, progress=False)
+    res2 = train(m2, ds, run, seed=0, progress=False, log_every=1)
     assert res2.steps == 16
+    import csv
+
+    with (run / "logs" / "csv-1" / "metrics.csv").open() as f:
+        resumed_steps = [int(r["step"]) for r in csv.DictReader(f) if r.get("train/flow")]
+    assert resumed_steps and min(resumed_steps) >= 12  # the resumed part starts where the first stopped
+    # the logged learning rate is the schedule's
+    for part, sched in (("csv", m.optim_settings().lr), ("csv-1", m2.optim_settings().lr)):
+        with (run / "logs" / part / "metrics.csv").open() as f:
+            rows = [r for r in csv.DictReader(f) if r.get("train/lr")]
+        assert rows
+        for r in rows:
+            assert float(r["train/lr"]) == pytest.approx(sched(int(r["step"])), rel=1e-5)
+    config_before = (run / "config.yaml").read_text()
     # a changed config is refused on resume, naming the field
     m3 = create_method("gwm", "cpu", [*over[1:], "max_steps=20", "num_masks=3"])
     with pytest.raises(ConfigError, match="num_masks"):
         train(m3, ds, run, seed=0, progress=False)
+    assert (run / "config.yaml").read_text() == config_before  # a refused resume changes nothing
+    with pytest.raises(ConfigError, match="other seed"):
+        train(m2, ds, run, seed=1, progress=False)
     rep = segment(res2.weights, tree, run, soft=True, method="gwm")
     assert rep.frames == 16
     assert (run / "predictions" / "clip0" / "00000.png").is_file()
@@ -141,6 +157,13 @@ def test_train_resume_segment_evaluate_gwm(tree, tmp_path):
     )  # the oracle picks the better cluster
     with pytest.raises(ConfigError, match="trained by method 'gwm', not 'lrtl'"):
         segment(res2.weights, tree, tmp_path / "x", method="lrtl")
+    # another checkpoint into the same folder is refused instead of silently keeping old frames
+    other = train(create_method("gwm", "cpu", over), ds, tmp_path / "gwm2", seed=3, progress=False)
+    with pytest.raises(ConfigError, match="predictions of another model"):
+        segment(other.weights, tree, run)
+    # test-time adaptation: 2 steps per sequence give other masks than none
+    tta = segment(res2.weights, tree, tmp_path / "tta", sequences=["clip0"], tta_steps=2, overlays=False)
+    assert tta.frames == 8
 
 
 def test_train_lrtl_with_tracks_and_ema(tree, tmp_path):
@@ -168,3 +191,6 @@ def test_train_lrtl_with_tracks_and_ema(tree, tmp_path):
     _, last = load_checkpoint(tmp_path / "lrtl" / "checkpoints" / "last.ckpt")
     for k in sd:  # final.pt holds the EMA weights, which are what last.ckpt's EMA copy holds
         assert torch.equal(sd[k], last[k])
+    raw = torch.load(tmp_path / "lrtl" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    diffs = [not torch.equal(raw[f"model.{k}"], sd[k]) for k in sd if sd[k].is_floating_point()]
+    assert any(diffs)  # the average lags the raw weights

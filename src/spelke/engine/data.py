@@ -236,7 +236,8 @@ class MotionFrames(torch.utils.data.Dataset):
             rows = np.nonzero(tr.t == dt)[0]
             if 0 <= j < n and len(rows):
                 out["image_next"] = self.image(item.sequence, j)
-                out["next_index"] = int(rows[0])
+                # with reflection padding a frame can appear twice: take the row reached directly
+                out["next_index"] = int(rows[np.argmin(np.abs(rows - (tr.query_index + dt)))])
         return out
 
 

@@ -37,7 +37,7 @@ class EMAConfig:
 
 
 class EMA(nn.Module):
-    """A shadow copy of a model whose parameters and buffers follow an exponential moving average."""
+    """A shadow copy of a model whose parameters follow an exponential moving average (buffers are copied)."""
 
     def __init__(self, model: nn.Module, config: EMAConfig | None = None) -> None:
         super().__init__()

@@ -8,6 +8,7 @@ Iteration-based like the papers: ``max_steps`` batches drawn with replacement fr
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -28,7 +29,7 @@ from spelke.engine.data import collate
 from spelke.engine.ema import EMA
 from spelke.engine.method import TrainableMethod, param_groups
 from spelke.engine.types import Batch
-from spelke.errors import ConfigError, MissingDependencyError
+from spelke.errors import ConfigError, FileFormatError, MissingDependencyError
 
 
 def _lightning():
@@ -83,10 +84,6 @@ def make_module(method: TrainableMethod, model: nn.Module):
             self.log("loss", losses["loss"].detach(), batch_size=batch.size, prog_bar=True, logger=False)
             return losses["loss"]
 
-        def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-            if self.ema is not None:
-                self.ema.update(self.model, int(self.global_step))
-
         def configure_optimizers(self):
             groups = param_groups(self.model, settings.weight_decay)
             base = settings.lr(0) if settings.lr(0) > 0 else 1.0
@@ -94,11 +91,18 @@ def make_module(method: TrainableMethod, model: nn.Module):
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: settings.lr(s) / base)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+        def on_train_start(self) -> None:
+            # after a resume the optimiser holds the rate of the step it stopped at under the old
+            # schedule; set the rate of this step under the current one (e.g. a longer max_steps)
+            for g in self.optimizers().optimizer.param_groups:
+                g["lr"] = settings.lr(int(self.global_step))
+
         def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
             return batch.to(device)
 
         def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
             checkpoint["spelke"] = make_header(method.name, method.model_name, method.config_dict())
+            checkpoint["spelke"]["identity"] = getattr(self, "identity", None)
             checkpoint["method_state"] = method.state_dict()
 
         def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -109,6 +113,23 @@ def make_module(method: TrainableMethod, model: nn.Module):
             method.load_state_dict(checkpoint.get("method_state", {}))
 
     return EngineModule()
+
+
+def _ema_callback_class():
+    from lightning.pytorch.callbacks import Callback
+
+    class EMACallback(Callback):
+        """Update the EMA weights after each optimiser step, before any checkpoint of that step."""
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            if pl_module.ema is not None:
+                pl_module.ema.update(pl_module.model, int(trainer.global_step))
+
+    return EMACallback
+
+
+def _EMACallback():
+    return _ema_callback_class()()
 
 
 @dataclass
@@ -128,6 +149,12 @@ def _loader(method: TrainableMethod, frames: Any, seed: int, steps: int, num_wor
     sampler = torch.utils.data.RandomSampler(
         frames, replacement=True, num_samples=steps * s.batch_size, generator=g
     )
+
+    def reseed(worker: int) -> None:  # each worker draws its own gaps, flips and track subsets
+        ds = torch.utils.data.get_worker_info().dataset
+        if hasattr(ds, "rng"):
+            ds.rng = np.random.default_rng([seed, worker, torch.initial_seed() % 2**32])
+
     return torch.utils.data.DataLoader(
         frames,
         batch_size=s.batch_size,
@@ -135,6 +162,7 @@ def _loader(method: TrainableMethod, frames: Any, seed: int, steps: int, num_wor
         collate_fn=collate,
         num_workers=num_workers,
         drop_last=True,
+        worker_init_fn=reseed if num_workers > 0 else None,
     )
 
 
@@ -184,6 +212,20 @@ def train(
     module = make_module(method, model)
 
     config = method.config_dict()
+    identity = {"seed": seed, "inputs": inputs or {}, "sequences": sequences, "signals": _signals(frames)}
+    last = run / "checkpoints" / "last.ckpt"
+    ckpt_path = str(last) if resume and last.is_file() else None
+    if ckpt_path:
+        _check_resume(last, method, identity)
+    elif not resume:
+        for old in [last, *(run / "logs").glob("csv*")]:
+            if old.is_file():
+                old.unlink()
+            elif old.is_dir():
+                import shutil
+
+                shutil.rmtree(old)
+    module.identity = identity
     _write_config(run, method.name, config, seed)
     manifest = {
         "method": method.name,
@@ -197,10 +239,6 @@ def train(
     }
     write_json(run / "manifest.json", manifest)
 
-    last = run / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if resume and last.is_file() else None
-    if ckpt_path:
-        _check_resume(last, method)
     # a resumed run logs to a new CSV folder (csv, csv-1, ...): Lightning would overwrite the old one
     n_csv = len(list((run / "logs").glob("csv*"))) if ckpt_path else 0
     loggers = [
@@ -220,7 +258,7 @@ def train(
         accelerator=accelerator,
         devices=1,
         logger=loggers,
-        callbacks=[ckpt],
+        callbacks=[_EMACallback(), ckpt],  # EMA first: a checkpoint saved at this step holds its update
         gradient_clip_val=settings.grad_clip,
         gradient_clip_algorithm="norm",
         log_every_n_steps=max(1, log_every),
@@ -247,22 +285,49 @@ def train(
     return TrainResult(run, weights, int(trainer.global_step), seconds, losses)
 
 
-def _check_resume(last: Path, method: TrainableMethod) -> None:
-    obj = torch.load(last, map_location="cpu", weights_only=False)
+def _signals(frames: Any) -> dict[str, Any]:
+    """The motion signals a dataset of frames reads (flow backend, track cache), for resume checks."""
+    tracks = getattr(frames, "tracks", None)
+    return {"flow": getattr(frames, "flow_backend", None), "tracks": list(tracks) if tracks else None}
+
+
+#: Fields that may change when a run is resumed (they do not change what is learnt so far).
+RESUMABLE_FIELDS = ("max_steps", "pretrained", "tta_steps", "merge_features", "merge_weights", "foreground")
+
+
+def _check_resume(last: Path, method: TrainableMethod, identity: dict[str, Any]) -> None:
+    try:
+        obj = torch.load(last, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise FileFormatError(
+            f"cannot resume from {last}: {e}; start over with --no-resume or pick another --out"
+        ) from None
     header = obj.get("spelke") if isinstance(obj, dict) else None
     if header is None:
         raise ConfigError(
             f"cannot resume from {last}: it has no spelke header; delete it or pick another --out"
         )
     check_header(header, method=method.name, model=method.model_name, path=last)
+    old_id = header.get("identity")
+    if old_id is not None and _jsonish(old_id) != _jsonish(identity):
+        keys = [k for k in identity if _jsonish(old_id.get(k)) != _jsonish(identity[k])]
+        raise ConfigError(
+            f"cannot resume {last}: it was trained with other {', '.join(keys)} "
+            f"({'; '.join(f'{k}: {old_id.get(k)!r} -> {identity[k]!r}' for k in keys[:2])}); "
+            "use another --out, or --no-resume to start over there"
+        )
     old, new = header.get("config", {}), method.config_dict()
-    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ("max_steps",))
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in RESUMABLE_FIELDS)
     if diff:
         raise ConfigError(
             f"cannot resume {last}: its config differs in {', '.join(diff)} "
             f"({', '.join(f'{k}={old.get(k)!r} -> {new.get(k)!r}' for k in diff[:3])}); "
             "use a new run directory or --no-resume to start over"
         )
+
+
+def _jsonish(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=str))
 
 
 def _write_config(run: Path, method: str, config: dict[str, Any], seed: int) -> None:
@@ -310,7 +375,7 @@ def test_time_adapt(
     g = torch.Generator().manual_seed(seed)
     for step in range(steps):
         idx = torch.randint(len(frames), (min(s.batch_size, len(frames)),), generator=g).tolist()
-        batch = collate([frames[i] for i in idx])
+        batch = collate([frames[i] for i in idx]).to(next(adapted.parameters()).device)
         loss = method.training_loss(adapted, batch, s.max_steps + step)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()

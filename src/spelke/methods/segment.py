@@ -47,7 +47,8 @@ def load_trained(
     header, state = load_checkpoint(checkpoint)
     check_header(header, method=method, path=checkpoint)
     cls = method_class(header["method"])
-    cfg = header.get("config", {})
+    # every weight is in the checkpoint: do not reload the backbone's initialisation file
+    cfg = {**header.get("config", {}), "pretrained": None}
     m = cls(config_from_dict(cls.config_class, cfg, cls.name))
     model = m.build_model()
     load_state_strict(model, state, checkpoint)
@@ -84,7 +85,18 @@ class SegmentReport:
 
 
 def _merge_features(method: Any, images: torch.Tensor) -> np.ndarray:
-    """Dense features for the K->2 merge: a ViT when configured with weights, else colour (fallback)."""
+    """Dense features for the K->2 merge, computed on the network input (as GWM's code) and upsampled
+    bilinearly to the frame: a ViT when configured with weights, else colour (fallback)."""
+    import torch.nn.functional as F
+
+    size = tuple(images.shape[-2:])
+    small = resize_image(images, tuple(method.config.input_size))
+    return F.interpolate(
+        torch.as_tensor(_input_features(method, small)), size=size, mode="bilinear", align_corners=False
+    ).numpy()
+
+
+def _input_features(method: Any, images: torch.Tensor) -> np.ndarray:
     from spelke.methods.merge import appearance_features
 
     c = method.config
@@ -145,6 +157,22 @@ def segment(
     if unknown:
         raise ConfigError(f"unknown sequence(s) {', '.join(unknown[:5])}; the source has {len(ds.sequences)}")
     out = Path(out)
+    identity = _identity(checkpoint, tta_steps)
+    man_path = out / "segment_manifest.json"
+    if man_path.is_file() and not overwrite:
+        from spelke.data.io import read_json
+
+        old = read_json(man_path).get("identity")
+        same = old is None or (old.get("sha256"), old.get("tta_steps")) == (
+            identity["sha256"],
+            identity["tta_steps"],
+        )
+        if not same:
+            raise ConfigError(
+                f"{out} holds predictions of another model or setting ({old.get('checkpoint')}, tta_steps "
+                f"{old.get('tta_steps')}); pass another --out, or --overwrite to replace them"
+            )
+    write_json(man_path, {"identity": identity, "complete": False})
     rep = SegmentReport(out)
     total = sum(len(ds.frame_names(s)) for s in seqs)
     done = 0
@@ -203,6 +231,8 @@ def segment(
     write_json(
         out / "segment_manifest.json",
         {
+            "identity": identity,
+            "complete": True,
             "checkpoint": str(checkpoint),
             "method": m.name,
             "source": str(getattr(ds, "root", source)),
@@ -215,6 +245,17 @@ def segment(
         },
     )
     return rep
+
+
+def _identity(checkpoint: Any, tta_steps: int) -> dict[str, Any]:
+    """What makes predictions differ: the checkpoint's content (hash) and the adaptation steps."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(checkpoint, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return {"checkpoint": str(checkpoint), "sha256": h.hexdigest()[:16], "tta_steps": int(tta_steps)}
 
 
 def _overlay_panel(image: np.ndarray, components: np.ndarray, fg: np.ndarray) -> np.ndarray:
