@@ -794,9 +794,9 @@ def train_cmd(
     "segment",
     epilog=(
         "Examples:\n\n"
-        "  spelke segment --checkpoint runs/gwm/cpu-seed0/checkpoints/final.pt data/mct_test "
-        "--out runs/gwm/cpu-seed0\n\n"
-        "  spelke evaluate --protocol davis2016 --pred runs/gwm/cpu-seed0 --gt data/mct_test\n\n"
+        "  spelke segment --checkpoint runs/gwm/mct/checkpoints/final.pt data/mct_test "
+        "--out runs/gwm/mct\n\n"
+        "  spelke evaluate --protocol davis2016 --pred runs/gwm/mct --gt data/mct_test split=all annotations=AnnotationsMoving\n\n"
         "  spelke segment --method gwm --checkpoint final.pt my_video.mp4 --out runs/my_video --soft"
     ),
 )
@@ -832,6 +832,18 @@ def segment_cmd(
         typer.Option("--tta-steps", help="Test-time adaptation steps per sequence (GWM: 20; needs flow)."),
     ] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Recompute frames that exist.")] = False,
+    merge_features: Annotated[
+        str | None,
+        typer.Option(
+            "--merge-features", help="ViT for the K->2 merge (spelke list features), e.g. dino-vits8."
+        ),
+    ] = None,
+    merge_weights: Annotated[
+        str | None, typer.Option("--merge-weights", help="Local weights file of --merge-features.")
+    ] = None,
+    foreground: Annotated[
+        str | None, typer.Option("--foreground", help="Foreground without ground truth: border or smaller.")
+    ] = None,
 ) -> None:
     """Segment frames with a trained model: binary, merged, K-way and (optionally) soft predictions.
 
@@ -860,6 +872,9 @@ def segment_cmd(
             overlays=overlays,
             tta_steps=tta_steps,
             overwrite=overwrite,
+            merge_features=merge_features,
+            merge_weights=merge_weights,
+            foreground=foreground,
             progress=update,
         )
     console.print(rep.summary(), highlight=False, soft_wrap=True)

@@ -92,6 +92,8 @@ def test_missing_flow_names_the_command(tree):
         MotionFrames(_dataset(tree), (24, 32), flow_backend="raft-large", gaps=(1,))
     with pytest.raises(DataLayoutError, match="spelke tracks --root"):
         MotionFrames(_dataset(tree), (24, 32), tracks=("flow-chain", "nope"))
+    with pytest.raises(ConfigError, match="do not reach next_offset=5"):  # tracked window is +-3
+        MotionFrames(_dataset(tree), (24, 32), tracks=("flow-chain", "gt-test"), next_offset=5)
 
 
 def test_train_resume_segment_evaluate_gwm(tree, tmp_path):

@@ -126,6 +126,26 @@ class MotionFrames(torch.utils.data.Dataset):
                 self.items.append(FrameItem(seq, i, ok_gaps))
         if not self.items:
             raise DataLayoutError(self._missing_message(seqs[0]))
+        total = sum(dataset.num_frames(q) for q in seqs)
+        self.skipped = total - len(self.items)
+        if self.skipped:
+            import warnings
+
+            warnings.warn(
+                f"{self.skipped} of {total} frames have no cached flow for the gaps asked or no tracks and "
+                "are left out of training",
+                stacklevel=2,
+            )
+        if tracks is not None and next_offset:
+            from spelke.motion.track_cache import read_tracks
+
+            first = self.items[0]
+            t = read_tracks(dataset.root, tracks[0], tracks[1], first.sequence, first.index).t
+            if not (np.any(t == next_offset) or np.any(t == -next_offset)):
+                raise ConfigError(
+                    f"the tracks '{tracks[0]}/{tracks[1]}' span frame offsets {int(t.min())}..{int(t.max())}, "
+                    f"which do not reach next_offset={next_offset}: lower next_offset or track a longer window"
+                )
 
     # -- signals ---------------------------------------------------------------------------------------
 

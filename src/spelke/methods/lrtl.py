@@ -118,6 +118,13 @@ class LRTLConfig:
             raise ConfigError(f"drop must be top-r or top-r-minus-1, got {self.drop!r}")
         if self.foreground not in ("border", "smaller"):
             raise ConfigError(f"foreground must be border or smaller, got {self.foreground!r}")
+        for name in ("max_steps", "batch_size", "ema_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.next_offset < 0:
+            raise ConfigError(
+                f"next_offset must be >= 0 (0 switches the temporal loss off), got {self.next_offset}"
+            )
 
 
 def resolve_track_tag(root: Any, tracker: str, tag: str | None) -> str:

@@ -128,6 +128,9 @@ def segment(
     tta_steps: int = 0,
     batch_size: int = 8,
     overwrite: bool = False,
+    merge_features: str | None = None,
+    merge_weights: str | None = None,
+    foreground: str | None = None,
     progress: ProgressFn | None = None,
 ) -> SegmentReport:
     """Segment every frame of ``source`` with the model in ``checkpoint`` (layout in the module doc).
@@ -144,6 +147,8 @@ def segment(
         tta_steps: test-time adaptation steps per sequence (GWM App. C.3.1: 20; needs cached flow).
         batch_size: frames per forward pass.
         overwrite: recompute frames that exist.
+        merge_features, merge_weights, foreground: override the K->2 merge settings of the training
+            config (a ViT feature extractor and its weights file; ``border`` or ``smaller``).
         progress: ``(done, total, message)`` callback.
     """
     from spelke.methods.merge import spectral_merge
@@ -151,6 +156,15 @@ def segment(
 
     t0 = time.perf_counter()
     m, model = load_trained(checkpoint, method)
+    for key, value in (
+        ("merge_features", merge_features),
+        ("merge_weights", merge_weights),
+        ("foreground", foreground),
+    ):
+        if value is not None:
+            if key == "foreground" and value not in ("border", "smaller"):
+                raise ConfigError(f"foreground must be border or smaller, got {value!r}")
+            setattr(m.config, key, value)
     ds = open_sequences(source, dataset=dataset, split=split, data_options=data_options)
     seqs = list(sequences) if sequences else list(ds.sequences)
     unknown = [s for s in seqs if s not in ds.sequences]
@@ -158,6 +172,7 @@ def segment(
         raise ConfigError(f"unknown sequence(s) {', '.join(unknown[:5])}; the source has {len(ds.sequences)}")
     out = Path(out)
     identity = _identity(checkpoint, tta_steps)
+    identity["merge"] = [m.config.merge_features, m.config.foreground]
     man_path = out / "segment_manifest.json"
     if man_path.is_file() and not overwrite:
         from spelke.data.io import read_json

@@ -13,6 +13,7 @@ Output, the DAVIS-style tree of DESIGN.md that every spelke loader, flow tool an
     <out>/Annotations/<seq>/<t:05d>.png       instance ids stable across the clip, 0 = background
     <out>/Depth/<seq>/<t:05d>.png             16-bit depth (spelke.synth.outputs)
     <out>/meta/<seq>.json                     scene metadata, motion, per-frame transforms (written last)
+    <out>/AnnotationsMoving/<seq>/<t:05d>.png only the objects that move in the clip (motion segmentation)
     <out>/flows/gt/Flows_gap<k>/<seq>/<t:05d>.flo   exact flow from frame t to t+k, for every gap asked
     <out>/flows/gt/manifest.json
     <out>/ImageSets/train.txt, val.txt        finished clips; the first 10% of indices are validation
@@ -405,6 +406,10 @@ def generate_videos(
         renderer.close()
     write_splits(out, config.num, config.val_fraction)
     _write_checksums(out, config, shard)
+    if todo:  # motion-segmentation ground truth: only the objects that move (idempotent, atomic)
+        from spelke.synth.moving_gt import write_moving_annotations
+
+        write_moving_annotations(out)
     report.seconds = time.perf_counter() - t_start
     return report
 
