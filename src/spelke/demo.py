@@ -1,239 +1,523 @@
-"""``spelke demo``: an evaluation of a small example that the command generates itself.
+"""``spelke demo``: the whole pipeline, end to end, on a laptop CPU in minutes.
 
-1. Generate synthetic clips of textured shapes moving over a textured background (exact masks and flow)
-   into spelke's DAVIS-style tree, and still images in the ClevrTex file layout.
-2. Segment them with three simple, honest baselines: a single segment (lower bound); K-means on colour
-   and position; and foreground from motion (OpenCV DIS optical flow magnitude).
-3. Score everything with the registered protocols (davis2016, movi, clevrtex, and the GWM oracle) and
-   write metrics JSON/CSV plus one self-contained HTML report with tables, overlays and GIFs.
+1. **Generate** a small Moving ClevrTex set with spelke's Blender generator (training clips, held-out clips
+   from another seed, and ClevrTex still images), with rendered ground-truth optical flow.
+2. **Train** PPMP (thesis Ch. 4: K slots whose flow is probable under a motion prior) and GWM (Ch. 3: a
+   foreground whose flow is simple) on the training clips' flow, each for a share of the time budget
+   (the step count is measured, not guessed: a few calibration steps time the machine).
+3. **Segment** the held-out clips and the stills from single frames (no flow at test time).
+4. **Evaluate** beside baselines: the same networks untrained; K-means on flow; K-means on colour and
+   position; thresholding the flow magnitude. PPMP and the multi-object baselines are scored with the
+   ``movi`` protocol (FG-ARI, mIoU per frame, all objects) on the clips and the ``clevrtex`` protocol on
+   the stills; GWM and the foreground baselines with ``davis2016`` (J) against the moving objects.
+5. **Report**: one self-contained HTML file (metrics tables, training curves, GIFs of frames, flow,
+   predictions and ground truth), plus metrics JSON and a manifest, in the run directory.
 
-A later release replaces the baselines with trained methods (generate with Blender -> flow -> train).
+Every stage prints its elapsed time. Stages resume: generated data, trained checkpoints and predictions
+already in the run directory are reused when the command is run again with the same settings.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from spelke.data.io import write_image, write_json, write_label_map
-from spelke.eval.protocols.base import ProgressFn, no_progress
-from spelke.synth.shapes2d import make_moving_shapes
+from spelke.data.io import read_json, read_label_map, write_json, write_label_map
+from spelke.errors import ConfigError, SpelkeError
+
+#: Free disk the demo wants before it starts (data, checkpoints, predictions, report; default settings use
+#: about 60 MB).
+MIN_FREE_BYTES = 500 * 1024**2
 
 
-def kmeans_segments(image: np.ndarray, k: int = 5, position_weight: float = 0.5, seed: int = 0) -> np.ndarray:
-    """K-means on (r, g, b, x, y) features of one (3,H,W) image; returns an (H,W) label map."""
-    from scipy.cluster.vq import kmeans2
+@dataclass
+class DemoConfig:
+    """What ``spelke demo`` does (defaults: about 8 minutes on 2 CPU cores).
 
-    _, h, w = image.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    feats = np.concatenate(
-        [image.reshape(3, -1), position_weight * np.stack([yy.ravel() / h, xx.ravel() / w])]
-    ).T
-    _, lab = kmeans2(feats.astype(np.float64), k, minit="++", seed=seed)
-    return lab.reshape(h, w).astype(np.int64)
+    Attributes:
+        clips: training clips.
+        test_clips: held-out clips (another seed).
+        stills: ClevrTex still images (variant ``full``).
+        frames: frames per clip.
+        size: frame size (H, W) of clips and stills.
+        samples: Cycles samples per pixel (denoised).
+        minutes: wall-clock budget of the whole run; training gets what generation leaves.
+        seed: seed of every random choice.
+        ppmp_share: share of the training time for PPMP (the rest for GWM).
+        kmeans_k: clusters of the multi-object K-means baselines.
+        min_steps: at least this many training steps per method, whatever the budget.
+    """
+
+    clips: int = 24
+    test_clips: int = 6
+    stills: int = 8
+    frames: int = 6
+    size: tuple[int, int] = (96, 96)
+    samples: int = 8
+    minutes: float = 8.0
+    seed: int = 0
+    ppmp_share: float = 0.55
+    kmeans_k: int = 6
+    min_steps: int = 20
+
+    def __post_init__(self) -> None:
+        self.size = (int(self.size[0]), int(self.size[1]))
+        if self.clips < 1 or self.test_clips < 1:
+            raise ConfigError(f"--clips must be at least 1, got {self.clips} (held-out: {self.test_clips})")
+        if self.frames < 3:
+            raise ConfigError(f"--frames must be at least 3 (flow gaps of 1 and 2), got {self.frames}")
+        if min(self.size) < 32:
+            raise ConfigError(f"--size must be at least 32x32, got {self.size[0]}x{self.size[1]}")
+        if self.minutes <= 0:
+            raise ConfigError(f"--minutes must be positive, got {self.minutes}")
+        if self.stills < 0:
+            raise ConfigError(f"--stills must be at least 0, got {self.stills}")
 
 
-def motion_foreground(
-    frame_a: np.ndarray, frame_b: np.ndarray, threshold: float = 0.5
-) -> tuple[np.ndarray, np.ndarray]:
-    """Foreground where DIS optical flow from ``frame_a`` to ``frame_b`` moves more than ``threshold`` px
-    beyond the median (camera) motion. Returns (binary (H,W), flow (2,H,W))."""
-    import cv2
+def preflight(out: Path, need: int = MIN_FREE_BYTES) -> None:
+    """Check, before anything runs, that Blender (``synth`` extra), the learning stack (``torch`` extra)
+    and enough free disk are there; the error says what is missing and how to get it."""
+    missing = []
+    try:
+        import bpy  # noqa: F401
+    except Exception as e:  # bpy raises more than ImportError when its libraries are missing
+        missing.append(
+            f"Blender as a Python module ({type(e).__name__}: {e}); install it with "
+            "pip install 'spelke[synth]' (bpy 4.2 needs Python 3.11)"
+        )
+    for mod, what in (("torch", "PyTorch"), ("lightning", "Lightning")):
+        try:
+            __import__(mod)
+        except ImportError:
+            missing.append(f"{what}; install it with pip install 'spelke[torch]'")
+    if missing:
+        raise SpelkeError("spelke demo cannot start; missing: " + "; ".join(missing))
+    probe = Path(out).resolve()
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < need:
+        raise SpelkeError(
+            f"spelke demo needs about {need / 1024**2:.0f} MB free under {probe}; only "
+            f"{free / 1024**2:.0f} MB are free. Free some space or pass --out on another disk."
+        )
 
-    def grey(x: np.ndarray) -> np.ndarray:
-        return cv2.cvtColor((x.transpose(1, 2, 0) * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY)
 
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    f = dis.calc(grey(frame_a), grey(frame_b), None).transpose(2, 0, 1)
-    resid = f - np.median(f.reshape(2, -1), axis=1)[:, None, None]
-    return (np.linalg.norm(resid, axis=0) > threshold).astype(np.int64), f
+class _Stages:
+    """Numbered stages that print their elapsed time."""
+
+    def __init__(self, say: Callable[[str], None], total: int) -> None:
+        self.say, self.total, self.n = say, total, 0
+        self.seconds: dict[str, float] = {}
+        self.t0 = time.perf_counter()
+
+    @contextmanager
+    def stage(self, key: str, text: str) -> Iterator[None]:
+        self.n += 1
+        self.say(f"[bold]{self.n}/{self.total}[/bold] {text}")
+        t = time.perf_counter()
+        yield
+        self.seconds[key] = time.perf_counter() - t
+        self.say(f"    {key}: {self.seconds[key]:.1f} s (total {self.elapsed():.1f} s)")
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def _generate(cfg: DemoConfig, data: Path, progress: Any) -> dict[str, Path]:
+    from spelke.synth.generate import GenerateConfig, generate_images
+    from spelke.synth.moving import VideoConfig, generate_videos
+
+    roots = {"train": data / "train", "test": data / "test", "stills": data / "stills"}
+    common = {"frames": cfg.frames, "size": cfg.size, "samples": cfg.samples, "denoise": True}
+    gaps = (1, -1, 2, -2)
+    generate_videos(
+        VideoConfig(num=cfg.clips, seed=cfg.seed, gaps=gaps, **common), roots["train"], progress=progress
+    )
+    generate_videos(
+        VideoConfig(num=cfg.test_clips, seed=cfg.seed + 1000, gaps=gaps, **common),
+        roots["test"],
+        progress=progress,
+    )
+    if cfg.stills:
+        generate_images(
+            GenerateConfig(
+                variant="full",
+                num=cfg.stills,
+                size=cfg.size,
+                samples=cfg.samples,
+                denoise=True,
+                seed=cfg.seed + 2000,
+                shadow_samples=0,
+            ),
+            roots["stills"],
+            progress=progress,
+        )
+    return roots
+
+
+def _step_seconds(method: Any, dataset: Any, seed: int, steps: int = 3) -> float:
+    """Seconds per training step of ``method`` on this machine (the median of ``steps`` after one warm-up)."""
+    import torch
+
+    from spelke.engine.data import collate
+    from spelke.engine.method import param_groups
+
+    torch.manual_seed(seed)
+    frames = method.make_dataset(dataset, seed=seed)
+    model = method.build_model().train()
+    s = method.optim_settings()
+    opt = torch.optim.AdamW(param_groups(model, s.weight_decay), lr=1e-4)
+    times = []
+    for k in range(steps + 1):
+        t = time.perf_counter()
+        batch = collate([frames[(k * s.batch_size + i) % len(frames)] for i in range(s.batch_size)])
+        loss = method.training_loss(model, batch, 0)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times[1:]))
+
+
+def _budget_overrides(name: str, steps: int) -> list[str]:
+    """A CPU preset shortened to ``steps``: warm-up, decay and annealing scale with the run."""
+    over = [f"max_steps={steps}", f"warmup_steps={max(1, min(150, steps // 10))}"]
+    if name == "ppmp":
+        over += [f"lr_milestones=[{max(1, int(0.8 * steps))}]", f"beta_steps={max(1, int(0.3 * steps))}"]
+    return over
+
+
+def _untrained(method: Any, seed: int, path: Path) -> Path:
+    import torch
+
+    from spelke.engine.checkpoint import make_header, save_weights
+
+    if path.is_file():
+        return path
+    torch.manual_seed(seed)
+    model = method.build_model()
+    return save_weights(
+        path, make_header(method.name, method.model_name, method.config_dict()), model.state_dict()
+    )
+
+
+def _baselines(cfg: DemoConfig, test: Path, stills_ds: Any, preds: Path) -> None:
+    """Flow and colour baselines on every held-out frame (flow of the next frame, the previous for the last)
+    and K-means on colour and position on the stills."""
+    from spelke.data import create_dataset
+    from spelke.data.datasets.flow_access import cached_flow
+    from spelke.methods.baselines import (
+        flow_threshold,
+        kmeans_colour_position,
+        kmeans_flow,
+        kmeans_flow_binary,
+    )
+
+    ds = create_dataset("moving-clevrtex", root=test)
+    for seq in ds.sequences:
+        names = ds.frame_names(seq)
+        for i, n in enumerate(names):
+            key = Path(seq) / f"{n}.png"
+            if (preds / "kmeans-colour" / key).is_file():
+                continue
+            f = cached_flow(test, seq, n, i, 1 if i + 1 < len(names) else -1, "gt")
+            img = ds.image(seq, i)
+            write_label_map(preds / "flow-threshold" / key, flow_threshold(f).astype(np.int64))
+            write_label_map(preds / "kmeans-flow-2" / key, kmeans_flow_binary(f, cfg.seed).astype(np.int64))
+            write_label_map(preds / "kmeans-flow" / key, kmeans_flow(f, cfg.kmeans_k, cfg.seed) + 1)
+            write_label_map(
+                preds / "kmeans-colour" / key,
+                kmeans_colour_position(ds.image(seq, i), cfg.kmeans_k, seed=cfg.seed) + 1,
+            )
+            del img
+    if stills_ds is not None:
+        for i, n in enumerate(stills_ds.names):
+            p = preds / "kmeans-colour-stills" / "predictions" / f"{n}.png"
+            if not p.is_file():
+                write_label_map(
+                    p, kmeans_colour_position(stills_ds.image(i), cfg.kmeans_k, seed=cfg.seed) + 1
+                )
 
 
 def run_demo(
     out: Path,
+    config: DemoConfig | None = None,
     *,
-    clips: int = 6,
-    frames: int = 16,
-    size: tuple[int, int] = (96, 128),
-    stills: int = 12,
-    seed: int = 0,
     console: Any = None,
-    progress: ProgressFn = no_progress,
+    progress: Any = None,
+    train_progress: bool = True,
 ) -> Path:
-    """Run the evaluation demo into ``out`` and return the path of its HTML report."""
-    from spelke.evaluate import run_evaluation, write_gallery, write_result
-    from spelke.viz import HtmlReport, colorize, flow_to_color, image_grid, overlay
+    """Run the pipeline demo into ``out`` and return the path of its HTML report (module docstring)."""
+    from spelke.data import create_dataset
+    from spelke.engine.trainer import read_metrics_csv, train
+    from spelke.evaluate import run_evaluation, write_result
+    from spelke.methods.registry import create_method
+    from spelke.methods.segment import segment, segment_stills
+
+    cfg = config or DemoConfig()
+    out = Path(out)
 
     def say(msg: str) -> None:
         if console is not None:
             console.print(msg)
 
-    out = Path(out)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    data = out / "data" / "moving_shapes"
-    still_root = out / "data" / "clevrtex_layout" / "clevrtex_toy"
-    preds = {name: out / "predictions" / name for name in ("one_segment", "kmeans", "motion")}
-    seq_names = [f"clip{i:03d}" for i in range(clips)]
-    videos = {}
+    preflight(out)
+    st = _Stages(say, 5)
+    h, w = cfg.size
+    with st.stage(
+        "generate",
+        f"generating {cfg.clips} training and {cfg.test_clips} held-out Moving ClevrTex clips of {cfg.frames} "
+        f"frames and {cfg.stills} ClevrTex stills at {h}x{w} with Blender ({cfg.samples} samples, denoised)",
+    ):
+        roots = _generate(cfg, out / "data", None)
+    train_ds = create_dataset("moving-clevrtex", root=roots["train"])
+    test = roots["test"]
+    stills_ds = create_dataset("clevrtex", root=roots["stills"], split=None) if cfg.stills else None
 
-    # 1. data ------------------------------------------------------------------------------------
-    say(
-        f"[bold]1/3[/bold] generating {clips} clips of {frames} frames at {size[0]}x{size[1]} and {stills} stills"
-    )
-    for i, seq in enumerate(progress(seq_names, len(seq_names), "generate clips")):
-        v = make_moving_shapes(frames=frames, size=size, objects=(2, 4), seed=seed * 1000 + i)
-        videos[seq] = v
-        for t in range(frames):
-            write_image(data / "JPEGImages" / seq / f"{t:05d}.png", v.images[t])
-            write_label_map(data / "Annotations" / seq / f"{t:05d}.png", v.labels[t])
-        write_json(data / "meta" / f"{seq}.json", {"objects": v.objects, "frames": frames})
-    (data / "ImageSets").mkdir(parents=True, exist_ok=True)
-    (data / "ImageSets" / "val.txt").write_text("\n".join(seq_names) + "\n")
-    still_images = []
-    for j in range(stills):
-        v = make_moving_shapes(frames=2, size=(120, 160), objects=(3, 6), seed=seed * 1000 + 500 + j)
-        name = f"CLEVRTEX_toy_{j:06d}"
-        write_image(still_root / "0" / f"{name}.png", v.images[0])
-        write_label_map(still_root / "0" / f"{name}_flat.png", v.labels[0])
-        objs = [
-            {
-                "shape": o["shape"],
-                "size": "large" if o["radius"] > 20 else "small",
-                "material": f"texture{j % 3}",
-            }
-            for o in v.objects
-        ]
-        write_json(still_root / "0" / f"{name}.json", {"objects": objs, "ground_material": f"ground{j % 2}"})
-        still_images.append((name, v.images[0]))
-    timings["generate"] = time.perf_counter() - t0
-
-    # 2. baselines -------------------------------------------------------------------------------
-    t1 = time.perf_counter()
-    say(
-        "[bold]2/3[/bold] segmenting with baselines: one segment, K-means (colour+position), motion (DIS flow)"
-    )
-    flows_vis: dict[str, list[np.ndarray]] = {}
-    for seq in progress(seq_names, len(seq_names), "segment clips"):
-        v = videos[seq]
-        flows_vis[seq] = []
-        for t in range(frames):
-            key = f"{seq}/{t:05d}.png"
-            write_label_map(preds["one_segment"] / key, np.zeros(size, np.int64))
-            write_label_map(preds["kmeans"] / key, kmeans_segments(v.images[t], seed=seed))
-            a, b = (t, t + 1) if t < frames - 1 else (t, t - 1)
-            fg, f = motion_foreground(v.images[a], v.images[b])
-            write_label_map(preds["motion"] / key, fg)
-            flows_vis[seq].append(f)
-    for name, img in still_images:
-        write_label_map(preds["kmeans"] / "stills" / f"{name}.png", kmeans_segments(img, k=6, seed=seed))
-        write_label_map(preds["one_segment"] / "stills" / f"{name}.png", np.zeros(img.shape[1:], np.int64))
-    timings["segment"] = time.perf_counter() - t1
-
-    # 3. evaluation ------------------------------------------------------------------------------
-    t2 = time.perf_counter()
-    say("[bold]3/3[/bold] evaluating with davis2016, movi, davis2016-oracle-gwm and clevrtex")
-    metrics_dir = out / "metrics"
-    runs = [
-        ("davis2016", "motion", data, {}),
-        ("davis2016", "one_segment", data, {}),
-        ("davis2016-oracle-gwm", "kmeans", data, {"frames": "all"}),
-        ("movi", "kmeans", data, {}),
-        ("movi", "motion", data, {}),
-        ("movi", "one_segment", data, {}),
-        ("clevrtex", "kmeans", still_root.parent, {"split": "all"}),
-        ("clevrtex", "one_segment", still_root.parent, {"split": "all"}),
-    ]
-    results = []
-    for proto, base, gt, opts in runs:
-        pred_dir = preds[base] / "stills" if proto == "clevrtex" else preds[base]
-        res = run_evaluation(proto, pred_dir, gt, options=opts, progress=progress)
-        stem = f"{proto}__{base}"
-        write_result(res, metrics_dir / f"{stem}.json")
-        results.append((proto, base, res))
-    timings["evaluate"] = time.perf_counter() - t2
-
-    # report -------------------------------------------------------------------------------------
-    report = HtmlReport("spelke evaluation demo")
-    report.paragraph(
-        f"{clips} synthetic clips ({frames} frames, {size[0]}x{size[1]}) of textured shapes moving over a textured "
-        f"background, and {stills} still images in the ClevrTex file layout, all generated by this command (seed {seed}). "
-        "Three baselines: one segment (lower bound), K-means on colour and position, and foreground from DIS "
-        "optical-flow magnitude. Every number below was computed by the registered protocols; the JSON and CSV files "
-        "are in metrics/."
-    )
-    report.heading("Headline numbers")
-    rows = []
-    for proto, base, res in results:
-        row = {
-            "protocol": f"{proto} v{res.version}",
-            "baseline": base,
-            "headline": res.headline,
-            "value": res.summary.get(res.headline),
-        }
-        for k in ("J_seq_mean", "F_seq_mean", "fg_ari", "miou", "fg_ari_video"):
-            if k in res.summary and k != res.headline:
-                row[k] = res.summary[k]
-        rows.append(row)
-    report.table(rows, caption="Higher is better for every metric shown.")
-    by_key = {(p, b): r for p, b, r in results}
-    ct = by_key[("clevrtex", "kmeans")]
-    if ct.tables.get("per_attribute"):
-        report.heading("ClevrTex-layout stills: per-attribute breakdown (K-means)")
-        report.table(ct.tables["per_attribute"])
-    report.heading("Per-sequence J and F (motion baseline, davis2016)")
-    report.table(by_key[("davis2016", "motion")].tables["per_sequence"])
-
-    report.heading("A clip: frames, DIS flow, ground truth, K-means and motion predictions")
-    seq = seq_names[0]
-    v = videos[seq]
-    from spelke.data.io import read_label_map
-
-    gif_frames = []
-    for t in range(frames):
-        km = read_label_map(preds["kmeans"] / seq / f"{t:05d}.png")
-        mo = read_label_map(preds["motion"] / seq / f"{t:05d}.png")
-        tiles = [
-            v.images[t],
-            flow_to_color(flows_vis[seq][t]),
-            overlay(v.images[t], v.labels[t]),
-            colorize(km),
-            overlay(v.images[t], mo),
-        ]
-        gif_frames.append(
-            image_grid(tiles, ncols=5, titles=["frame", "DIS flow", "ground truth", "K-means", "motion"])
-        )
-    report.gif(gif_frames, fps=6)
-    for proto, base in (("davis2016", "motion"), ("movi", "kmeans")):
-        page = write_gallery(by_key[(proto, base)], out / "gallery" / f"{proto}__{base}", 2)
-        if page is not None:
-            report.paragraph(
-                f"Best and worst frames for {proto} / {base}: gallery/{proto}__{base}/index.html"
+    # time left for training: the budget minus what is spent and a reserve for segmentation, evaluation
+    # and the report (measured: well under a minute at the defaults)
+    reserve = 45.0 + 0.6 * (cfg.test_clips * cfg.frames + cfg.stills)
+    train_budget = max(cfg.minutes * 60 - st.elapsed() - reserve, 10.0)
+    methods: dict[str, Any] = {}
+    runs: dict[str, dict[str, Any]] = {}
+    with st.stage(
+        "train", f"training PPMP and GWM on the training clips' flow ({train_budget:.0f} s in all)"
+    ):
+        for name, share in (("ppmp", cfg.ppmp_share), ("gwm", 1 - cfg.ppmp_share)):
+            plan_file = out / "runs" / name / "demo_plan.json"
+            if plan_file.is_file():  # a run started before: keep its step count (resume, do not recalibrate)
+                steps = int(read_json(plan_file)["steps"])
+                say(f"    {name}: {steps} steps (planned by an earlier run)")
+            else:
+                base = create_method(name, "cpu", ["flow_backend=gt", f"input_size={h}x{w}"])
+                per_step = _step_seconds(base, train_ds, cfg.seed)
+                steps = max(cfg.min_steps, min(base.config.max_steps, int(share * train_budget / per_step)))
+                write_json(plan_file, {"steps": steps, "seconds_per_step": per_step})
+                say(f"    {name}: {per_step:.2f} s per step -> {steps} steps")
+            m = create_method(
+                name, "cpu", ["flow_backend=gt", f"input_size={h}x{w}", *_budget_overrides(name, steps)]
             )
-    timings["total"] = time.perf_counter() - t0
-    report.heading("Timings (seconds)")
-    report.table([{"stage": k, "seconds": round(s, 2)} for k, s in timings.items()])
-    path = out / "report.html"
-    report.save(path)
+            res = train(m, train_ds, out / "runs" / name, seed=cfg.seed, progress=train_progress)
+            methods[name] = m
+            runs[name] = {"steps": res.steps, "seconds": round(res.seconds, 1), "weights": res.weights}
+
+    preds = out / "predictions"
+    with st.stage(
+        "segment", "segmenting held-out clips and stills from single frames (no flow), and baselines"
+    ):
+        for name in ("ppmp", "gwm"):
+            segment(runs[name]["weights"], test, preds / name, overlays=True, overwrite=False)
+            w0 = _untrained(methods[name], cfg.seed, out / "runs" / f"{name}-untrained" / "final.pt")
+            segment(w0, test, preds / f"{name}-untrained", overlays=False)
+        if stills_ds is not None:
+            segment_stills(runs["ppmp"]["weights"], stills_ds, preds / "ppmp-stills")
+            segment_stills(
+                out / "runs" / "ppmp-untrained" / "final.pt",
+                stills_ds,
+                preds / "ppmp-untrained-stills",
+                overlays=0,
+            )
+        _baselines(cfg, test, stills_ds, preds)
+
+    results: list[dict[str, Any]] = []
+    with st.stage("evaluate", "scoring with the movi, davis2016 and clevrtex protocols"):
+        plan = [
+            ("clips", "movi", "PPMP", preds / "ppmp", test, {"split": "all"}),
+            ("clips", "movi", "PPMP untrained", preds / "ppmp-untrained", test, {"split": "all"}),
+            (
+                "clips",
+                "movi",
+                f"K-means on flow (k={cfg.kmeans_k})",
+                preds / "kmeans-flow",
+                test,
+                {"split": "all"},
+            ),
+            (
+                "clips",
+                "movi",
+                f"K-means colour+position (k={cfg.kmeans_k})",
+                preds / "kmeans-colour",
+                test,
+                {"split": "all"},
+            ),
+            (
+                "clips",
+                "movi",
+                "PPMP without post-processing",
+                preds / "ppmp" / "predictions-raw",
+                test,
+                {"split": "all"},
+            ),
+            (
+                "moving",
+                "davis2016",
+                "GWM",
+                preds / "gwm",
+                test,
+                {"split": "all", "annotations": "AnnotationsMoving"},
+            ),
+            (
+                "moving",
+                "davis2016",
+                "GWM untrained",
+                preds / "gwm-untrained",
+                test,
+                {"split": "all", "annotations": "AnnotationsMoving"},
+            ),
+            (
+                "moving",
+                "davis2016",
+                "flow threshold (sees flow)",
+                preds / "flow-threshold",
+                test,
+                {"split": "all", "annotations": "AnnotationsMoving"},
+            ),
+            (
+                "moving",
+                "davis2016",
+                "K-means on flow, 2 clusters (sees flow)",
+                preds / "kmeans-flow-2",
+                test,
+                {"split": "all", "annotations": "AnnotationsMoving"},
+            ),
+        ]
+        if stills_ds is not None:
+            plan += [
+                ("stills", "clevrtex", "PPMP", preds / "ppmp-stills", roots["stills"], {"split": "all"}),
+                (
+                    "stills",
+                    "clevrtex",
+                    "PPMP untrained",
+                    preds / "ppmp-untrained-stills",
+                    roots["stills"],
+                    {"split": "all"},
+                ),
+                (
+                    "stills",
+                    "clevrtex",
+                    f"K-means colour+position (k={cfg.kmeans_k})",
+                    preds / "kmeans-colour-stills",
+                    roots["stills"],
+                    {"split": "all"},
+                ),
+            ]
+        for group, proto, label, pred, gt, opts in plan:
+            res = run_evaluation(proto, pred, gt, options=opts)
+            slug = label.split(" (")[0].lower().replace(" ", "-").replace("+", "-").replace(",", "")
+            write_result(res, out / "metrics" / f"{group}__{proto}__{slug}.json")
+            s = res.summary
+            row: dict[str, Any] = {"method": label}
+            if proto == "davis2016":
+                row.update({"J (frame mean)": s["J_frame_mean"], "J (clip mean)": s["J_seq_mean"]})
+            else:
+                row.update({"FG-ARI": s["fg_ari"], "mIoU": s["miou"]})
+            results.append({"group": group, "protocol": f"{proto} v{res.version}", **row})
+
+    with st.stage("report", "writing the HTML report"):
+        report = _report(cfg, out, roots, preds, runs, results, read_metrics_csv, st)
+    total = st.elapsed()
     write_json(
         out / "manifest.json",
         {
             "command": "spelke demo",
-            "clips": clips,
-            "frames": frames,
-            "size": list(size),
-            "stills": stills,
-            "seed": seed,
-            "timings_s": timings,
+            "config": {**asdict(cfg), "size": list(cfg.size)},
+            "timings_s": {**{k: round(v, 1) for k, v in st.seconds.items()}, "total": round(total, 1)},
+            "training": {
+                k: {kk: str(vv) if kk == "weights" else vv for kk, vv in v.items()} for k, v in runs.items()
+            },
+            "results": results,
         },
     )
-    for proto, base, res in results:
-        say(f"  {proto:<22} {base:<12} {res.headline} = {res.summary.get(res.headline):.4f}")
+    for r in results:
+        vals = ", ".join(f"{k} {v:.3f}" for k, v in r.items() if isinstance(v, float))
+        say(f"  {r['group']:<7} {r['method']:<44} {vals}")
     say(
-        f"done in {timings['total']:.1f} s (generate {timings['generate']:.1f}, segment {timings['segment']:.1f}, "
-        f"evaluate {timings['evaluate']:.1f})"
+        f"done in {total:.0f} s ({total / 60:.1f} min): "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in st.seconds.items())
     )
+    return report
+
+
+def _report(cfg, out, roots, preds, runs, results, read_metrics_csv, st) -> Path:
+    from spelke.data import create_dataset
+    from spelke.data.datasets.flow_access import cached_flow
+    from spelke.viz import HtmlReport, colorize, flow_to_color, image_grid, overlay
+
+    h, w = cfg.size
+    rep = HtmlReport("spelke demo: learning to segment objects from motion")
+    rep.paragraph(
+        f"Everything here was made by one command (spelke demo, seed {cfg.seed}) on this machine: "
+        f"{cfg.clips} Moving ClevrTex training clips and {cfg.test_clips} held-out clips of {cfg.frames} frames at "
+        f"{h}x{w}, and {cfg.stills} ClevrTex stills, rendered with Blender; PPMP and GWM trained on the "
+        "training clips' rendered optical flow; held-out clips and stills segmented from single frames "
+        "(the networks never see flow at test time). Baselines marked 'sees flow' are given the flow of the "
+        "held-out frames."
+    )
+    groups = {
+        "clips": "Held-out clips, all objects (movi protocol: FG-ARI and mIoU per frame)",
+        "moving": "Held-out clips, moving objects (davis2016 protocol: J)",
+        "stills": "ClevrTex stills (clevrtex protocol: 0.8 centre crop, 128x128)",
+    }
+    rep.heading("Results")
+    for g, title in groups.items():
+        rows = [{k: v for k, v in r.items() if k != "group"} for r in results if r["group"] == g]
+        if rows:
+            rep.table(rows, caption=title + ". Higher is better.")
+    rep.heading("Training")
+    rep.table([{"method": k.upper(), "steps": v["steps"], "seconds": v["seconds"]} for k, v in runs.items()])
+    for name in runs:
+        rows = read_metrics_csv(out / "runs" / name)
+        key = "train/nll" if name == "ppmp" else "train/flow"
+        pts = [(r["step"], r[key]) for r in rows if key in r]
+        if pts:
+            xs, ys = zip(*pts, strict=True)
+            rep.line_chart(
+                {key.split("/")[1]: (xs, ys)},
+                title=f"{name.upper()} training loss",
+                xlabel="step",
+                ylabel="loss per image",
+            )
+    ds = create_dataset("moving-clevrtex", root=roots["test"])
+    cols = ["frame", "flow", "ground truth", "PPMP", "GWM", "moving objects"]
+    for seq in ds.sequences[:2]:
+        names = ds.frame_names(seq)
+        frames = []
+        for i, n in enumerate(names):
+            img = ds.image(seq, i)
+            f = cached_flow(roots["test"], seq, n, i, 1 if i + 1 < len(names) else -1, "gt")
+            tiles = [
+                img,
+                flow_to_color(f),
+                overlay(img, read_label_map(roots["test"] / "Annotations" / seq / f"{n}.png")),
+                overlay(img, read_label_map(preds / "ppmp" / "predictions" / seq / f"{n}.png")),
+                overlay(img, read_label_map(preds / "gwm" / "predictions" / seq / f"{n}.png")),
+                overlay(img, read_label_map(roots["test"] / "AnnotationsMoving" / seq / f"{n}.png")),
+            ]
+            frames.append(image_grid(tiles, ncols=len(tiles), titles=cols))
+        rep.gif(frames, fps=3, caption=f"held-out clip {seq}")
+    if cfg.stills:
+        sds = create_dataset("clevrtex", root=roots["stills"], split=None)
+        tiles, titles = [], []
+        for i, n in enumerate(sds.names[:4]):
+            img = sds.image(i)
+            tiles += [
+                img,
+                overlay(img, sds.labels(i)),
+                colorize(read_label_map(preds / "ppmp-stills" / "predictions" / f"{n}.png")),
+                colorize(read_label_map(preds / "kmeans-colour-stills" / "predictions" / f"{n}.png")),
+            ]
+            titles += ["still", "ground truth", "PPMP", "K-means"]
+        rep.image(image_grid(tiles, ncols=4, titles=titles), caption="ClevrTex stills (128x128 centre crops)")
+    rep.heading("Timings (seconds)")
+    rep.table([{"stage": k, "seconds": round(v, 1)} for k, v in st.seconds.items()])
+    path = out / "report.html"
+    rep.save(path)
     return path

@@ -115,7 +115,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
 def build_config(cls: type, method: str, preset: str | None, overrides: Any) -> Any:
     """``cls`` (a config dataclass) from its defaults, then the preset, then the overrides."""
     values: dict[str, Any] = {}
-    if preset:
+    if preset and preset != "paper":  # "paper": the dataclass defaults
         values.update(read_preset(method, preset))
     values.update(parse_overrides(overrides))
     return config_from_dict(cls, values, method)

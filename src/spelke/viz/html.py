@@ -22,7 +22,7 @@ from spelke.data.io import atomic_path
 from spelke.viz._image import to_uint8
 from spelke.viz.video import gif_bytes
 
-__all__ = ["HtmlReport", "format_cell"]
+__all__ = ["HtmlReport", "format_cell", "svg_line_chart"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
@@ -178,6 +178,29 @@ class HtmlReport:
         """Embed frames as an animated GIF (see :func:`spelke.viz.write_gif`)."""
         return self._figure(gif_bytes(frames, fps=fps), caption)
 
+    def line_chart(
+        self,
+        series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+        *,
+        title: str = "",
+        xlabel: str = "",
+        ylabel: str = "",
+        log_y: bool = False,
+        width: int = 520,
+        height: int = 260,
+    ) -> HtmlReport:
+        """Embed a line chart (inline SVG) of named ``(x, y)`` series, e.g. training curves.
+
+        Non-finite points are skipped; with ``log_y`` non-positive values are skipped and the y axis is
+        logarithmic. The legend lists the series in the given order.
+        """
+        self._parts.append(
+            svg_line_chart(
+                series, title=title, xlabel=xlabel, ylabel=ylabel, log_y=log_y, width=width, height=height
+            )
+        )
+        return self
+
     def to_html(self) -> str:
         """Return the whole document as a string."""
         title = html.escape(self.title)
@@ -193,3 +216,90 @@ class HtmlReport:
         with atomic_path(path) as tmp:
             tmp.write_text(self.to_html(), encoding="utf-8")
         return Path(path)
+
+
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def svg_line_chart(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    log_y: bool = False,
+    width: int = 520,
+    height: int = 260,
+) -> str:
+    """An SVG ``<figure>`` with one polyline per series, axes with min/max ticks and a legend.
+
+    Examples:
+        >>> svg = svg_line_chart({"loss": ([0, 1, 2], [3.0, 2.0, 1.5])}, title="training")
+        >>> svg.startswith("<figure>") and "<polyline" in svg and "loss" in svg
+        True
+    """
+    pts: dict[str, list[tuple[float, float]]] = {}
+    for name, (xs, ys) in series.items():
+        keep = []
+        for x, y in zip(xs, ys, strict=False):
+            x, y = float(x), float(y)
+            if not (math.isfinite(x) and math.isfinite(y)) or (log_y and y <= 0):
+                continue
+            keep.append((x, math.log10(y) if log_y else y))
+        if keep:
+            pts[str(name)] = keep
+    left, right, top, bottom = 62, 12, 26 if title else 10, 38
+    pw, ph = width - left - right, height - top - bottom
+    out = [
+        f'<figure><svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">'
+    ]
+    if title:
+        out.append(
+            f'<text x="{width / 2}" y="16" text-anchor="middle" font-size="13">{html.escape(title)}</text>'
+        )
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    if pts:
+        allx = [p[0] for v in pts.values() for p in v]
+        ally = [p[1] for v in pts.values() for p in v]
+        x0, x1 = min(allx), max(allx)
+        y0, y1 = min(ally), max(ally)
+        x1 = x1 if x1 > x0 else x0 + 1
+        pad = 0.05 * (y1 - y0) if y1 > y0 else 0.5
+        y0, y1 = y0 - pad, y1 + pad
+
+        def sx(x: float) -> float:
+            return left + (x - x0) / (x1 - x0) * pw
+
+        def sy(y: float) -> float:
+            return top + ph - (y - y0) / (y1 - y0) * ph
+
+        def ylab(y: float) -> str:
+            return format_cell(10**y if log_y else y)
+
+        for y in (y0 + pad, y1 - pad):
+            out.append(f'<text x="{left - 4}" y="{sy(y) + 4:.1f}" text-anchor="end">{ylab(y)}</text>')
+        for x in (x0, x1):
+            out.append(
+                f'<text x="{sx(x):.1f}" y="{top + ph + 14}" text-anchor="middle">{format_cell(x)}</text>'
+            )
+        for i, (name, v) in enumerate(pts.items()):
+            c = _COLOURS[i % len(_COLOURS)]
+            line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in v)
+            out.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{line}"/>')
+            ly = top + 12 + 14 * i
+            out.append(
+                f'<line x1="{left + 8}" y1="{ly - 4}" x2="{left + 24}" y2="{ly - 4}" stroke="{c}" stroke-width="2"/>'
+            )
+            out.append(f'<text x="{left + 28}" y="{ly}">{html.escape(name)}</text>')
+    if xlabel:
+        out.append(
+            f'<text x="{left + pw / 2}" y="{height - 6}" text-anchor="middle">{html.escape(xlabel)}</text>'
+        )
+    if ylabel:
+        yl = html.escape(ylabel + (" (log scale)" if log_y else ""))
+        out.append(
+            f'<text x="12" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 12 {top + ph / 2})">{yl}</text>'
+        )
+    out.append("</svg></figure>")
+    return "".join(out)

@@ -1,0 +1,59 @@
+"""``spelke demo`` end to end at a tiny size: Blender data, PPMP and GWM training, segmentation,
+evaluation beside baselines, the HTML report; plus the checks it makes before it starts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("bpy")
+pytest.importorskip("lightning")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_demo_runs_the_whole_pipeline(tmp_path):
+    from spelke.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(
+        clips=2, test_clips=1, stills=2, frames=3, size=(40, 40), samples=2, minutes=0.4, min_steps=3
+    )
+    report = run_demo(tmp_path / "demo", cfg, train_progress=False)
+    html = report.read_text()
+    for text in ("PPMP", "GWM", "K-means", "flow threshold", "FG-ARI", "mIoU", "<svg", "image/gif"):
+        assert text in html, text
+    man = json.loads((tmp_path / "demo" / "manifest.json").read_text())
+    assert {"generate", "train", "segment", "evaluate", "report"} <= set(man["timings_s"])
+    groups = {(r["group"], r["method"]) for r in man["results"]}
+    assert ("clips", "PPMP") in groups and ("moving", "GWM") in groups and ("stills", "PPMP") in groups
+    for r in man["results"]:
+        for k, v in r.items():
+            if isinstance(v, float):
+                assert -1.0 <= v <= 1.0 or v != v, (r, k)  # ARI can be negative
+    assert man["training"]["ppmp"]["steps"] >= 3 and man["training"]["gwm"]["steps"] >= 3
+    # a second run reuses everything already there
+    t = man["timings_s"]["generate"]
+    run_demo(tmp_path / "demo", cfg, train_progress=False)
+    man2 = json.loads((tmp_path / "demo" / "manifest.json").read_text())
+    assert man2["timings_s"]["generate"] < max(t, 5.0)
+
+
+def test_demo_checks_disk_and_options(tmp_path):
+    from spelke.demo import DemoConfig, preflight
+    from spelke.errors import ConfigError, SpelkeError
+
+    with pytest.raises(SpelkeError, match="MB free"):
+        preflight(tmp_path, need=1 << 60)
+    with pytest.raises(ConfigError, match="--frames"):
+        DemoConfig(frames=2)
+    with pytest.raises(ConfigError, match="--size"):
+        DemoConfig(size=(16, 16))
