@@ -179,8 +179,13 @@ def main() -> None:
         default=20,
         help="test-time adaptation steps per held-out clip for an extra row per method (0: none)",
     )
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
     args.ablations = args.ablations or args.ablations_only
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from spelke.synth.moving_gt import write_moving_annotations
 
