@@ -785,9 +785,12 @@ def train_cmd(
         return
     if dataset is None and root is None:
         raise ConfigError("say what to train on: --dataset NAME --root PATH (e.g. --dataset moving-clevrtex)")
-    from spelke.motion.compute import open_sequences
+    if getattr(m, "input_kind", "sequences") == "images":  # the ClevrTex zoo: single images
+        ds = _open_images(m.name, root, dataset, split, parse_options(data_option))
+    else:
+        from spelke.motion.compute import open_sequences
 
-    ds = open_sequences(root, dataset=dataset, split=split, data_options=parse_options(data_option))
+        ds = open_sequences(root, dataset=dataset, split=split, data_options=parse_options(data_option))
     data_name = dataset or Path(str(getattr(ds, "root", root))).name
     run = out or Path("runs") / m.name / f"{data_name}-{Path(preset).stem}-seed{seed}"
     from spelke.engine.trainer import train
@@ -810,6 +813,25 @@ def train_cmd(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _open_images(
+    method: str, root: Path | None, dataset: str | None, split: str | None, options: dict
+) -> Any:
+    """The image dataset an image method trains on (``--dataset`` must be an image dataset)."""
+    from spelke.data import DATASETS, create_dataset
+
+    if dataset is None:
+        raise ConfigError(
+            f"{method} trains on single images: name the dataset, e.g. --dataset clevrtex --root PATH"
+        )
+    if DATASETS.entry(dataset).tags.get("kind") != "image":
+        images = [e.name for e in DATASETS.entries() if e.tags.get("kind") == "image"]
+        raise ConfigError(
+            f"{method} trains on single images, but dataset '{dataset}' holds sequences; image datasets: "
+            + ", ".join(images)
+        )
+    return create_dataset(dataset, root=root, split=split, **options)
 
 
 @app.command(
@@ -879,6 +901,27 @@ def segment_cmd(
         raise ConfigError("say which model to run: --checkpoint runs/<method>/<name>/checkpoints/final.pt")
     if source is not None and root is not None:
         raise ConfigError("give the input either as SOURCE or as --root, not both")
+    if dataset is not None:
+        from spelke.data import DATASETS
+
+        if DATASETS.entry(dataset).tags.get("kind") == "image":  # e.g. clevrtex: label maps per image
+            from spelke.data import create_dataset
+            from spelke.methods.segment import segment_stills
+
+            ds = create_dataset(
+                dataset,
+                root=source if source is not None else root,
+                split=split,
+                **parse_options(data_option),
+            )
+            prog, update = _rich_progress("segment")
+            with prog:
+                rep = segment_stills(
+                    checkpoint, ds, out, method=method, soft=soft, overlays=8 if overlays else 0,
+                    overwrite=overwrite, progress=update,
+                )  # fmt: skip
+            console.print(rep.summary(), highlight=False, soft_wrap=True)
+            return
     prog, update = _rich_progress("segment")
     with prog:
         rep = segment(
@@ -900,6 +943,118 @@ def segment_cmd(
             progress=update,
         )
     console.print(rep.summary(), highlight=False, soft_wrap=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# spelke bench
+# --------------------------------------------------------------------------------------------------
+
+bench_app = typer.Typer(
+    help="Benchmarks that train and evaluate models and write the papers' tables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(bench_app, name="bench")
+
+
+def _names(values: list[str] | None) -> list[str]:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (options given repeated or comma-separated)."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+@bench_app.command(
+    "clevrtex",
+    epilog=(
+        "Examples:\n\n"
+        "  spelke bench clevrtex --root data --models slot-attention,monet --preset cpu --out runs/bench\n\n"
+        "  spelke bench clevrtex --root data/ClevrTex --models slot-attention --preset paper --seeds 0,1,2 "
+        "--test-variants full,camo,ood --out runs/bench-paper\n\n"
+        "  spelke bench clevrtex --root data --preset cpu max_steps=500 emorl:batch_size=8"
+    ),
+)
+def bench_clevrtex_cmd(
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(help="Config overrides: key=value for every model, model:key=value for one."),
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root", help="Folder holding clevrtex_<key>/ variants (generated or the official download)."
+        ),
+    ] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--models",
+            "-m",
+            help="Zoo models, comma-separated or repeated: slot-attention, monet, iodine, genesis-v2, emorl.",
+        ),
+    ] = None,
+    train_variant: Annotated[
+        str,
+        typer.Option("--train-variant", help="Variant to train on (full, clevr, pbg, vbg, grassbg, ...)."),
+    ] = "full",
+    test_variants: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--test-variants", help="Variants to test on, comma-separated (default: all under --root)."
+        ),
+    ] = None,
+    preset: Annotated[
+        str, typer.Option("--preset", "-p", help="cpu, paper (the papers' settings) or a YAML file.")
+    ] = "cpu",
+    seeds: Annotated[str, typer.Option("--seeds", help="Seeds, comma-separated (the thesis: 0,1,2).")] = "0",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/bench/clevrtex"),
+    eval_size: Annotated[
+        int | None,
+        typer.Option(
+            "--eval-size", help="Protocol image size (default: the model's input; the thesis: 128)."
+        ),
+    ] = None,
+    resize: Annotated[
+        bool, typer.Option("--resize", help="Allow test images of another size than the model's input.")
+    ] = False,
+    pictures: Annotated[int, typer.Option("--pictures", help="Test images per decomposition picture.")] = 4,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Continue runs from their last checkpoint.")
+    ] = True,
+) -> None:
+    """Train ClevrTex zoo models on one variant and evaluate them on the test split of every variant.
+
+    For each model and seed: train (resumable), segment each test split (label maps and
+    reconstructions), score it with the clevrtex protocol. Writes OUT/results.md (thesis Tables 2.3,
+    2.4, B.1, B.2, the per-attribute table and the compute table 2.2), OUT/results.csv, compute.csv,
+    per_seed.csv, results.json and OUT/pictures/<model>-<variant>.png.
+    """
+    from spelke.bench import bench_clevrtex
+
+    if root is None:
+        raise ConfigError("say where the data is: --root PATH (a folder holding clevrtex_<key>/ folders)")
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds must be comma-separated integers like 0,1,2; got {seeds!r}") from None
+    res = bench_clevrtex(
+        root,
+        out,
+        models=_names(models) or ["slot-attention"],
+        train_variant=train_variant,
+        test_variants=_names(test_variants) or None,
+        preset=preset,
+        seeds=seed_list,
+        overrides=overrides or [],
+        eval_size=eval_size,
+        resize=resize,
+        pictures=pictures,
+        device=device,
+        resume=resume,
+        train_progress=err_console.is_terminal or bool(os.environ.get("SPELKE_PROGRESS")),
+        log=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
+    )
+    console.print(f"results: {res.markdown} ({res.seconds:.1f} s)", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

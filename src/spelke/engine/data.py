@@ -12,6 +12,9 @@ PyTorch dataset of single frames, each with what the method's loss needs:
 * optional horizontal flips that flip the flow's u and the tracks' x too (LRTL App. E).
 
 Missing signals fail early with the command that creates them.
+
+:class:`ImageFrames` is the image-only counterpart for methods that learn from single images (the
+ClevrTex model zoo): items hold just the image at the network input size.
 """
 
 from __future__ import annotations
@@ -261,6 +264,53 @@ class MotionFrames(torch.utils.data.Dataset):
         return out
 
 
+class ImageFrames(torch.utils.data.Dataset):
+    """The images of an image dataset at the network input size: items ``{"image", "frame_index",
+    "sequence"}`` (the image's name), for methods trained on single images (the ClevrTex zoo).
+
+    Args:
+        dataset: a registered image dataset (``spelke.data.create_dataset("clevrtex", ...)``: anything
+            with ``image(i)`` and ``len``), or a ``(N, 3, H, W)`` tensor or array of images in [0, 1].
+        size: network input ``(H, W)``; images of another size are resized bicubically (antialiased).
+        cache_images: keep resized images in memory (at most 20 000).
+    """
+
+    def __init__(self, dataset: Any, size: tuple[int, int], *, cache_images: bool = True) -> None:
+        self.ds = dataset
+        self.size = (int(size[0]), int(size[1]))
+        self.cache_images = cache_images
+        self._images: OrderedDict[int, torch.Tensor] = OrderedDict()
+        n = len(dataset)
+        if n == 0:
+            root = getattr(dataset, "root", None)
+            raise DataLayoutError(
+                f"nothing to train on: the image dataset{f' at {root}' if root else ''} is empty"
+            )
+        names = getattr(dataset, "names", None)
+        self.names = [str(x) for x in names] if names is not None else [f"{i:06d}" for i in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def image(self, i: int) -> torch.Tensor:
+        if i in self._images:
+            return self._images[i]
+        raw = self.ds.image(i) if hasattr(self.ds, "image") else self.ds[i]
+        img = resize_image(raw, self.size)
+        if img.ndim != 3 or img.shape[0] != 3:
+            raise ConfigError(
+                f"image {self.names[i]} must be (3, H, W) in [0, 1], got shape {tuple(img.shape)}"
+            )
+        if self.cache_images:
+            self._images[i] = img
+            if len(self._images) > 20000:
+                self._images.popitem(last=False)
+        return img
+
+    def __getitem__(self, idx: int) -> dict[str, Any]:
+        return {"image": self.image(idx), "frame_index": idx, "sequence": self.names[idx]}
+
+
 def _hflip(d: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
     d = dict(d)
     for k in ("image", "image_next", "labels"):
@@ -319,6 +369,6 @@ def collate(items: list[dict[str, Any]]) -> Batch:
         image_next=stack("image_next") if next_ok else None,
         next_index=ints("next_index") if next_ok else None,
         frame_index=ints("frame_index"),
-        sequence=[it["sequence"] for it in items],
+        sequence=[str(it.get("sequence", "")) for it in items],
         labels=stack("labels"),
     )

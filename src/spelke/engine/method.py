@@ -12,11 +12,20 @@ from torch import nn
 from spelke.engine.ema import EMAConfig
 from spelke.engine.schedules import Schedule
 from spelke.engine.types import Batch, ModelOutput
+from spelke.errors import ConfigError
+
+#: Optimisers the engine builds (:func:`make_optimizer`).
+OPTIMIZERS = ("adamw", "adam", "rmsprop")
 
 
 @dataclass(frozen=True)
 class OptimSettings:
-    """AdamW and the loop: the learning-rate schedule, weight decay, clipping, batch, steps, EMA."""
+    """The optimiser and the loop: the learning-rate schedule, weight decay, clipping, batch, steps, EMA.
+
+    ``optimizer`` is ``"adamw"`` (the default: GWM, LRTL, PPMP), ``"adam"`` (Slot Attention, IODINE,
+    GENESIS-v2, eMORL; ``weight_decay`` is then an L2 term) or ``"rmsprop"`` (MONet; PyTorch's defaults
+    alpha 0.99, eps 1e-8).
+    """
 
     lr: Schedule
     weight_decay: float = 0.01
@@ -25,6 +34,11 @@ class OptimSettings:
     max_steps: int = 1000
     ema: EMAConfig | None = None
     betas: tuple[float, float] = (0.9, 0.999)
+    optimizer: str = "adamw"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
 
 
 class TrainableMethod:
@@ -65,6 +79,14 @@ class TrainableMethod:
     def forward(self, model: nn.Module, images: torch.Tensor) -> ModelOutput:
         return model(images)
 
+    def pictures(self, model: nn.Module, batch: Batch, step: int) -> dict[str, Any]:
+        """Pictures to save after ``step`` (name -> ``(H, W, 3)`` uint8), e.g. a sample decomposition.
+
+        The engine writes each to ``<run>/<name>/step_<step:06d>.png`` and to TensorBoard. Called after
+        every :meth:`training_loss`; return ``{}`` on the steps without pictures (the default: never).
+        """
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -90,6 +112,16 @@ def config_to_dict(config: Any) -> dict[str, Any]:
         return v
 
     return conv(config)
+
+
+def make_optimizer(model: nn.Module, settings: OptimSettings, lr: float) -> torch.optim.Optimizer:
+    """The optimiser ``settings.optimizer`` over ``model``'s parameter groups (:func:`param_groups`)."""
+    groups = param_groups(model, settings.weight_decay)
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=settings.betas)
+    if settings.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr)
+    return torch.optim.AdamW(groups, lr=lr, betas=settings.betas)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:

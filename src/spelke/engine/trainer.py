@@ -1,8 +1,9 @@
 """The training engine on Lightning: one loop for every trained method.
 
-``train(method, dataset, run_dir)`` runs AdamW with the method's schedule, gradient clipping, optional
-EMA weights, CSV and TensorBoard logs, a resumable ``checkpoints/last.ckpt`` (with the spelke header and
-the method's non-gradient state) and, at the end, the inference weights ``checkpoints/final.pt``.
+``train(method, dataset, run_dir)`` runs the method's optimiser (AdamW by default) with its schedule,
+gradient clipping, optional EMA weights, CSV and TensorBoard logs, pictures the method makes (sample
+decompositions), a resumable ``checkpoints/last.ckpt`` (with the spelke header and the method's
+non-gradient state) and, at the end, the inference weights ``checkpoints/final.pt``.
 Iteration-based like the papers: ``max_steps`` batches drawn with replacement from the frames.
 """
 
@@ -27,7 +28,7 @@ from spelke.data.io import write_json
 from spelke.engine.checkpoint import check_header, make_header, save_weights
 from spelke.engine.data import collate
 from spelke.engine.ema import EMA
-from spelke.engine.method import TrainableMethod, param_groups
+from spelke.engine.method import TrainableMethod, make_optimizer
 from spelke.engine.types import Batch
 from spelke.errors import ConfigError, FileFormatError, MissingDependencyError
 
@@ -70,6 +71,7 @@ def make_module(method: TrainableMethod, model: nn.Module):
             self.ema = EMA(model, settings.ema) if settings.ema is not None else None
             self.method = method
             self._t0 = time.perf_counter()
+            self.run_dir: Path | None = None  # set by train(): where pictures go
 
         def forward(self, images: torch.Tensor):
             return self.method.forward(self.model, images)
@@ -82,12 +84,25 @@ def make_module(method: TrainableMethod, model: nn.Module):
             logged["train/lr"] = torch.tensor(self.optimizers().param_groups[0]["lr"])
             self.log_dict(logged, batch_size=batch.size, on_step=True, prog_bar=False)
             self.log("loss", losses["loss"].detach(), batch_size=batch.size, prog_bar=True, logger=False)
+            self._save_pictures(self.method.pictures(self.model, batch, int(self.global_step)))
             return losses["loss"]
 
+        def _save_pictures(self, pictures: dict[str, Any]) -> None:
+            if not pictures or self.run_dir is None:
+                return
+            from spelke.data.io import write_image
+
+            step = int(self.global_step)
+            for name, img in pictures.items():
+                write_image(self.run_dir / name / f"step_{step:06d}.png", img)
+                for lg in self.loggers:
+                    exp = getattr(lg, "experiment", None)
+                    if hasattr(exp, "add_image"):
+                        exp.add_image(name, np.asarray(img), step, dataformats="HWC")
+
         def configure_optimizers(self):
-            groups = param_groups(self.model, settings.weight_decay)
             base = settings.lr(0) if settings.lr(0) > 0 else 1.0
-            opt = torch.optim.AdamW(groups, lr=base, betas=settings.betas)
+            opt = make_optimizer(self.model, settings, base)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: settings.lr(s) / base)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
@@ -185,7 +200,7 @@ def train(
 
     Args:
         method: the configured method.
-        dataset: a registered sequence dataset.
+        dataset: a registered dataset (sequences, or images for image methods such as the ClevrTex zoo).
         run_dir: ``runs/<method>/<name>``: config.yaml, manifest.json, logs/, checkpoints/.
         seed: seeds weights, data order, gap and flip draws.
         sequences: train on these sequences only.
@@ -226,6 +241,7 @@ def train(
 
                 shutil.rmtree(old)
     module.identity = identity
+    module.run_dir = run
     _write_config(run, method.name, config, seed)
     manifest = {
         "method": method.name,
@@ -292,7 +308,16 @@ def _signals(frames: Any) -> dict[str, Any]:
 
 
 #: Fields that may change when a run is resumed (they do not change what is learnt so far).
-RESUMABLE_FIELDS = ("max_steps", "pretrained", "tta_steps", "merge_features", "merge_weights", "foreground")
+RESUMABLE_FIELDS = (
+    "max_steps",
+    "pretrained",
+    "tta_steps",
+    "merge_features",
+    "merge_weights",
+    "foreground",
+    "sample_every",
+    "sample_images",
+)
 
 
 def _check_resume(last: Path, method: TrainableMethod, identity: dict[str, Any]) -> None:
@@ -371,7 +396,7 @@ def test_time_adapt(
     s = method.optim_settings()
     adapted = copy.deepcopy(model).train()
     peak = max(s.lr(k) for k in range(0, max(s.max_steps, 1), max(1, s.max_steps // 100)))
-    opt = torch.optim.AdamW(param_groups(adapted, s.weight_decay), lr=peak, betas=s.betas)
+    opt = make_optimizer(adapted, s, peak)
     g = torch.Generator().manual_seed(seed)
     for step in range(steps):
         idx = torch.randint(len(frames), (min(s.batch_size, len(frames)),), generator=g).tolist()

@@ -17,7 +17,7 @@ def _ensure_builtin() -> None:
     if _LOADED:
         return
     _LOADED = True
-    from spelke.methods import gwm, lrtl, ppmp  # noqa: F401
+    from spelke.methods import gwm, lrtl, ppmp, zoo  # noqa: F401
 
 
 def register_method(name: str, **kwargs: Any):

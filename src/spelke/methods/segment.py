@@ -47,8 +47,9 @@ def load_trained(
     header, state = load_checkpoint(checkpoint)
     check_header(header, method=method, path=checkpoint)
     cls = method_class(header["method"])
-    # every weight is in the checkpoint: do not reload the backbone's initialisation file
-    cfg = {**header.get("config", {}), "pretrained": None}
+    cfg = dict(header.get("config", {}))
+    if "pretrained" in cfg:  # every weight is in the checkpoint: do not reload the backbone's initialisation
+        cfg["pretrained"] = None
     m = cls(config_from_dict(cls.config_class, cfg, cls.name))
     model = m.build_model()
     load_state_strict(model, state, checkpoint)
@@ -172,7 +173,7 @@ def segment(
         raise ConfigError(f"unknown sequence(s) {', '.join(unknown[:5])}; the source has {len(ds.sequences)}")
     out = Path(out)
     identity = _identity(checkpoint, tta_steps)
-    identity["merge"] = [m.config.merge_features, m.config.foreground]
+    identity["merge"] = [getattr(m.config, "merge_features", None), getattr(m.config, "foreground", None)]
     man_path = out / "segment_manifest.json"
     if man_path.is_file() and not overwrite:
         from spelke.data.io import read_json
@@ -267,8 +268,8 @@ def segment(
             "source": str(getattr(ds, "root", source)),
             "sequences": len(seqs),
             "frames": total,
-            "merge_features": m.config.merge_features or "colour (fallback)",
-            "foreground": m.config.foreground,
+            "merge_features": getattr(m.config, "merge_features", None) or "colour (fallback)",
+            "foreground": getattr(m.config, "foreground", None),
             "tta_steps": tta_steps,
             "spelke_version": __version__,
         },
@@ -309,16 +310,31 @@ def segment_stills(
     overlays: int = 8,
     batch_size: int = 16,
     overwrite: bool = False,
+    recon: bool = True,
+    resize: bool = True,
+    seed: int = 0,
+    device: str | torch.device | None = None,
     progress: ProgressFn | None = None,
 ) -> SegmentReport:
     """Segment every image of an image dataset (e.g. ``create_dataset("clevrtex", root, split="test")``)
     into ``out/predictions/<item>.png`` label maps at the dataset's image size (for ClevrTex: the
     protocol's 128x128 centre crops), the way the ``clevrtex`` protocol reads them.
 
-    Multi-object methods (PPMP) write their K-way labels (post-processed when configured; the raw argmax in
-    ``predictions-raw/``); foreground methods (GWM, LRTL) write the K-way argmax. ``overlays`` pictures of
-    the first images go to ``out/overlays/``. Finished images are skipped.
+    Multi-object methods (PPMP, the ClevrTex zoo) write their K-way labels (post-processed when
+    configured; the raw argmax in ``predictions-raw/``); foreground methods (GWM, LRTL) write the K-way
+    argmax. Models that reconstruct their input (the zoo) also write ``out/predictions/<item>_recon.png``
+    (with ``recon``), which the ``clevrtex`` protocol scores as MSE. ``overlays`` pictures of the first
+    images go to ``out/overlays/``. Finished images are skipped.
+
+    Args:
+        resize: images whose size differs from the model's input are resized to it, and the masks and
+            reconstructions back to the image size; False refuses them (ShapeError naming both sizes).
+        seed: seeds the models that sample at test time (slot initialisation, latents), so that a re-run
+            gives the same predictions; the global random state is left as it was.
+        device: run the model there (default: the CPU).
     """
+    from spelke.errors import ShapeError
+
     t0 = time.perf_counter()
     m, model = load_trained(checkpoint, method)
     out = Path(out)
@@ -328,23 +344,50 @@ def segment_stills(
     rep.skipped = len(names) - len(todo)
     from spelke.data.io import write_image
 
-    for start in range(0, len(todo), batch_size):
-        idx = todo[start : start + batch_size]
-        imgs = [dataset.image(i) for i in idx]
-        for i, img in zip(idx, imgs, strict=True):
-            probs = predict_masks(m, model, img, tuple(img.shape[-2:]))[0]
-            raw, labels = instance_labels(m, probs)
-            n = names[i]
-            if soft:
-                write_soft_mask(out / "predictions-soft" / f"{n}.npz", probs.numpy())
-            if raw is not labels:
-                write_label_map(out / "predictions-raw" / f"{n}.png", raw)
-            write_label_map(out / "predictions" / f"{n}.png", labels)
-            if i < overlays:
-                write_image(out / "overlays" / f"{n}.jpg", _overlay_panel(img, labels, None))
-            rep.frames += 1
-            if progress:
-                progress(rep.frames + rep.skipped, len(names), n)
+    in_size = tuple(int(v) for v in m.config.input_size)
+    if device is not None:
+        model.to(device)
+    dev = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for start in range(0, len(todo), batch_size):
+            idx = todo[start : start + batch_size]
+            imgs = [np.asarray(dataset.image(i), dtype=np.float32) for i in idx]
+            sizes = {tuple(img.shape[-2:]) for img in imgs}
+            if not resize and sizes != {in_size}:
+                bad = next(s for s in sizes if s != in_size)
+                raise ShapeError(
+                    f"images of {bad[0]}x{bad[1]} do not fit the model's input {in_size[0]}x{in_size[1]}; "
+                    "read the data at the model's size (e.g. dataset option size=) or allow resizing"
+                )
+            groups: dict[tuple[int, int], list[int]] = {}
+            for j, img in enumerate(imgs):
+                groups.setdefault(tuple(img.shape[-2:]), []).append(j)
+            for size, members in groups.items():
+                x = resize_image(torch.from_numpy(np.stack([imgs[j] for j in members])), in_size)
+                with torch.no_grad():
+                    output = m.forward(model, x.to(dev))
+                probs_all = torch.softmax(upsample_logits(output.logits, size), dim=1).cpu()  # eq. (3.1)
+                recons = None
+                if recon and output.recon is not None:
+                    recons = resize_image(output.recon.detach().float().cpu().clamp(0, 1), size)
+                for r, j in enumerate(members):
+                    i = idx[j]
+                    probs = probs_all[r]
+                    raw, labels = instance_labels(m, probs)
+                    n = names[i]
+                    if soft:
+                        write_soft_mask(out / "predictions-soft" / f"{n}.npz", probs.numpy())
+                    if raw is not labels:
+                        write_label_map(out / "predictions-raw" / f"{n}.png", raw)
+                    if recons is not None:
+                        write_image(out / "predictions" / f"{n}_recon.png", recons[r].numpy())
+                    write_label_map(out / "predictions" / f"{n}.png", labels)  # last: marks the image done
+                    if i < overlays:
+                        write_image(out / "overlays" / f"{n}.jpg", _overlay_panel(imgs[j], labels, None))
+                    rep.frames += 1
+                    if progress:
+                        progress(rep.frames + rep.skipped, len(names), n)
     rep.sequences = 1
     rep.seconds = time.perf_counter() - t0
     return rep

@@ -1,0 +1,625 @@
+"""``spelke bench clevrtex``: train zoo models on one ClevrTex variant, evaluate them on every variant.
+
+The ClevrTex benchmark of thesis Ch. 2: each chosen model (:mod:`spelke.methods.zoo`) is trained on the
+training split of one variant, for each seed, with the engine (resuming where a run stopped); each
+trained model segments the test split of every variant (``segment_stills``, label maps and
+reconstructions), which the ``clevrtex`` protocol scores (mIoU, FG-ARI, MSE and the per-attribute
+breakdown). The results are reduced over seeds (mean and sample standard deviation) and written as
+
+* ``results.md``: the thesis' tables (2.3: CLEVR, CLEVRTEX, OOD, CAMO, mIoU and MSE; 2.4: PLAINBG,
+  VARBG, GRASSBG, mIoU and MSE; B.1/B.2: FG-ARI and mIoU), the per-attribute table (shape, size,
+  material), and the compute table (Table 2.2: training time, inference time per batch, peak memory,
+  measured on this machine);
+* ``results.csv`` (every number, long format), ``compute.csv``, ``per_seed.csv``, ``results.json``;
+* ``pictures/<model>-<variant>.png``: decompositions of the first test images (seed of the first run).
+
+Runs live in ``<out>/runs/<model>/<train variant>-seed<seed>/`` (the engine's run directory) with the
+predictions of each test variant in ``eval/<variant>/`` and its metrics in ``eval/<variant>.json``.
+It reads spelke-generated data (``spelke generate clevrtex``) and the official download alike: both
+hold ``clevrtex_<key>/`` folders under one root.
+
+Sizes: the protocol scores at ``eval_size`` (default: the model's input size; the thesis: 128, the
+paper presets' size). Test images are read at that size; when it differs from the model's input the
+run is refused unless ``resize=True``, which resizes images to the model and its masks and
+reconstructions back.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spelke import __version__
+from spelke.data.clevrtex_layout import VARIANT_KEYS, variant_key
+from spelke.data.io import read_json, write_json
+from spelke.errors import ConfigError, DataLayoutError
+
+__all__ = ["VARIANT_ORDER", "VARIANT_TITLES", "BenchResult", "bench_clevrtex", "present_variants"]
+
+#: Variant keys in the thesis' column order (Table 2.3, then Table 2.4).
+VARIANT_ORDER = ("clevr", "full", "outd", "camo", "pbg", "vbg", "grassbg")
+#: Column titles of the thesis tables.
+VARIANT_TITLES = {
+    "clevr": "CLEVR",
+    "full": "CLEVRTEX",
+    "outd": "OOD",
+    "camo": "CAMO",
+    "pbg": "PLAINBG",
+    "vbg": "VARBG",
+    "grassbg": "GRASSBG",
+}
+#: Which table layout each variant belongs to (thesis Table 2.3 / B.1 vs Table 2.4 / B.2).
+_TABLE_23 = ("clevr", "full", "outd", "camo")
+_TABLE_24 = ("pbg", "vbg", "grassbg")
+#: Attributes of the per-attribute table (the thesis' breakdowns: shape, size, material).
+ATTRIBUTES = ("shape", "size", "material")
+
+LogFn = Callable[[str], None]
+
+
+@dataclass
+class BenchResult:
+    """What :func:`bench_clevrtex` wrote, and the numbers."""
+
+    out: Path
+    markdown: Path
+    csv: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    compute: list[dict[str, Any]] = field(default_factory=list)
+    pictures: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def present_variants(root: str | os.PathLike[str]) -> list[str]:
+    """Variant keys with a ``clevrtex_<key>/`` folder under ``root``, in the thesis' order."""
+    r = Path(root).expanduser()
+    found = {p.name[len("clevrtex_") :] for p in r.glob("clevrtex_*") if p.is_dir()} if r.is_dir() else set()
+    return [k for k in VARIANT_ORDER if k in found]
+
+
+def _zoo_name(name: str) -> str:
+    from spelke.methods.zoo import ZOO_METHODS
+    from spelke.models.zoo import OBJECT_CENTRIC, list_object_centric
+
+    list_object_centric()  # loads the registry, so that aliases (sa, genv2, ...) resolve
+    key = str(name).strip().lower()
+    if key in OBJECT_CENTRIC:
+        key = OBJECT_CENTRIC.canonical(key)
+    if key not in ZOO_METHODS:
+        raise ConfigError(f"unknown model {name!r}; ClevrTex zoo models: {', '.join(ZOO_METHODS)}")
+    return key
+
+
+def _variant(name: str, present: list[str], root: Path, what: str) -> str:
+    key = variant_key(name)  # unknown names: ConfigError with the accepted ones
+    assert key is not None
+    if key not in present:
+        raise DataLayoutError(
+            f"{what} variant {name!r} has no clevrtex_{key}/ folder under {root}; present: "
+            f"{', '.join(present) or 'none'} (make it with: spelke generate clevrtex --variant {name} --out {root})"
+        )
+    return key
+
+
+def _split_overrides(overrides: Sequence[str] | None, models: list[str]) -> dict[str, list[str]]:
+    """``key=value`` for every model, ``model:key=value`` for one: {model: [key=value, ...]}."""
+    per: dict[str, list[str]] = {m: [] for m in models}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' must look like key=value or model:key=value")
+        key, value = item.split("=", 1)
+        if ":" in key:
+            scope, key = key.split(":", 1)
+            target = _zoo_name(scope)
+            if target not in per:
+                raise ConfigError(
+                    f"override '{item}' is for {target}, which is not benchmarked ({', '.join(models)})"
+                )
+            per[target].append(f"{key}={value}")
+        else:
+            for m in models:
+                per[m].append(item)
+    return per
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def bench_clevrtex(
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    models: Sequence[str] = ("slot-attention",),
+    train_variant: str = "full",
+    test_variants: Sequence[str] | None = None,
+    preset: str | None = "cpu",
+    seeds: Sequence[int] = (0,),
+    overrides: Sequence[str] | None = None,
+    eval_size: int | None = None,
+    resize: bool = False,
+    pictures: int = 4,
+    device: str = "auto",
+    resume: bool = True,
+    train_progress: bool = False,
+    log: LogFn | None = print,
+) -> BenchResult:
+    """Train ``models`` on ``train_variant`` for each seed, evaluate on ``test_variants``, write tables.
+
+    Args:
+        root: a folder holding ``clevrtex_<key>/`` variant folders (generated or the official download).
+        out: the output folder (runs, tables, pictures).
+        models: zoo model names (``slot-attention``, ``monet``, ``iodine``, ``genesis-v2``, ``emorl``).
+        train_variant: the variant whose training split the models learn from (thesis: full or clevr).
+        test_variants: variants whose test split is scored (default: every variant under ``root``).
+        preset: ``cpu``, ``paper`` (the dataclass defaults) or a YAML file, for every model.
+        seeds: one run per seed (the thesis: 3).
+        overrides: ``key=value`` for every model, ``model:key=value`` for one (``max_steps=300``).
+        eval_size: the protocol's image size (default: the model's input size; the thesis: 128).
+        resize: allow test images of another size than the model's input (see the module doc).
+        pictures: test images per decomposition picture (0: none).
+        device: ``auto`` (a GPU when there is one), ``cpu`` or ``cuda``.
+        resume: continue runs from their last checkpoint (False: retrain from scratch).
+        train_progress: show the engine's progress bar.
+        log: called with one line per stage (None: silent).
+
+    Raises:
+        ConfigError: an unknown model or variant (the message lists the valid names), a bad override,
+            or a model input size that differs from ``eval_size`` without ``resize``.
+        DataLayoutError: a variant without its folder under ``root``.
+    """
+    from spelke.data import create_dataset
+    from spelke.engine.trainer import summarise_seeds, train
+    from spelke.methods.registry import create_method
+
+    say = log or (lambda _msg: None)
+    t_start = time.perf_counter()
+    root, out = Path(root).expanduser(), Path(out).expanduser()
+    if not present_variants(root) and root.name.startswith("clevrtex_"):
+        root = root.parent  # the clevrtex_<key>/ folder itself was given
+    names = list(dict.fromkeys(_zoo_name(m) for m in models))
+    if not names:
+        raise ConfigError("name at least one model to benchmark")
+    present = present_variants(root)
+    if not present:
+        raise DataLayoutError(
+            f"no clevrtex_<key>/ folders under {root}; expected ClevrTex variants ({', '.join(VARIANT_KEYS)}) "
+            f"as generated by `spelke generate clevrtex --out {root}` or downloaded"
+        )
+    train_key = _variant(train_variant, present, root, "training")
+    tests = (
+        list(dict.fromkeys(_variant(v, present, root, "test") for v in test_variants))
+        if test_variants
+        else list(present)
+    )
+    seeds = [int(s) for s in seeds] or [0]
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else device if device != "auto" else "cpu"
+    )
+    accelerator = "gpu" if dev.type == "cuda" else "cpu"
+    per_model = _split_overrides(overrides, names)
+
+    methods: dict[str, Any] = {}
+    for name in names:
+        user = per_model[name]
+        extra = [] if any(o.split("=", 1)[0].strip() == "dataset" for o in user) else [f"dataset={train_key}"]
+        m = create_method(name, None if preset in (None, "paper") else preset, [*extra, *user])
+        h, w = (int(v) for v in m.config.input_size)
+        if h != w:
+            raise ConfigError(
+                f"{name}: ClevrTex images are square crops; input_size must be square, got {h}x{w}"
+            )
+        size = int(eval_size or h)
+        if size != h and not resize:
+            raise ConfigError(
+                f"the protocol reads {size}x{size} images but {name} takes {h}x{w}: evaluate at the model's "
+                f"size (eval_size={h}) or let predictions be resized (resize=True)"
+            )
+        methods[name] = m
+    say(
+        f"bench clevrtex: {', '.join(names)} trained on {train_key} ({len(seeds)} seed(s)), tested on "
+        f"{', '.join(tests)}, preset {preset or 'paper'}, device {dev}"
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    per_seed: list[dict[str, Any]] = []  # one row per model, seed, test variant
+    attrs: list[dict[str, Any]] = []
+    compute: list[dict[str, Any]] = []
+    picture_paths: list[Path] = []
+    n_runs = len(names) * len(seeds)
+    k_run = 0
+    for name in names:
+        m = methods[name]
+        h = int(m.config.input_size[0])
+        size = int(eval_size or h)
+        train_ds = create_dataset("clevrtex", root=root, split="train", variant=train_key, size=h)
+        times: list[dict[str, Any]] = []
+        for seed in seeds:
+            k_run += 1
+            run = out / "runs" / name / f"{train_key}-seed{seed}"
+            say(
+                f"[{k_run}/{n_runs}] train {name} seed {seed} on {train_key} ({len(train_ds)} images, "
+                f"{m.config.max_steps} steps, batch {m.config.batch_size}) -> {run}"
+            )
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            res = train(
+                m,
+                train_ds,
+                run,
+                seed=seed,
+                resume=resume,
+                progress=train_progress,
+                accelerator=accelerator,
+                inputs={"dataset": "clevrtex", "root": str(root), "split": "train", "variant": train_key},
+            )
+            timing = _update_timing(run, res.steps, res.seconds, _peak_memory_mb(dev), dev)
+            times.append(timing)
+            say(
+                f"    trained to step {res.steps} ({timing['train_seconds']:.1f} s in total); "
+                + ", ".join(
+                    f"{k.split('/')[-1]}={v:.4g}"
+                    for k, v in sorted(res.final_losses.items())
+                    if "lr" not in k
+                )
+            )
+            for v in tests:
+                test_ds = create_dataset("clevrtex", root=root, split="test", variant=v, size=size)
+                pred = run / "eval" / v
+                rep = _segment(res.weights, test_ds, pred, name, resize, dev, m.config.batch_size)
+                result = _evaluate(pred, root, v, size)
+                write_json(run / "eval" / f"{v}.json", result.to_dict())
+                s = result.summary
+                row = {
+                    "model": name,
+                    "seed": seed,
+                    "train_variant": train_key,
+                    "test_variant": v,
+                    "images": int(s.get("images", 0)),
+                    "miou": 100 * s.get("miou", math.nan),
+                    "fg_ari": 100 * s.get("fg_ari", math.nan),
+                    "mse": s.get("mse", math.nan),
+                }
+                per_seed.append(row)
+                for a in result.tables.get("per_attribute", []):
+                    if a.get("attribute") in ATTRIBUTES and "obj_iou" in a:
+                        attrs.append(
+                            {"model": name, "seed": seed, "test_variant": v, "attribute": a["attribute"],
+                             "value": str(a["value"]), "obj_iou": 100 * a["obj_iou"], "objects": a["objects"],
+                             "obj_mse": a.get("obj_mse", math.nan)}
+                        )  # fmt: skip
+                say(
+                    f"    {v}: {rep.frames} segmented, {rep.skipped} reused; mIoU {row['miou']:.2f}  "
+                    f"FG-ARI {row['fg_ari']:.2f}  MSE {row['mse']:.1f}  ({row['images']} images)"
+                )
+                if pictures > 0 and seed == seeds[0]:
+                    p = out / "pictures" / f"{name}-{v}.png"
+                    _picture(res.weights, test_ds, p, name, pictures, dev)
+                    picture_paths.append(p)
+        infer = _inference_time(m, res.weights, train_ds, dev)
+        compute.append(_compute_row(name, m, times, infer, dev))
+        say(
+            f"    compute: {compute[-1]['train_seconds']:.1f} s training, "
+            f"{compute[-1]['infer_ms']:.1f} ± {compute[-1]['infer_ms_std']:.1f} ms per batch of "
+            f"{compute[-1]['infer_batch']}, peak {compute[-1]['peak_mb']:.0f} MB"
+        )
+
+    # -- reduce over seeds -------------------------------------------------------------------------
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        for v in tests:
+            got = [r for r in per_seed if r["model"] == name and r["test_variant"] == v]
+            summ = summarise_seeds([{k: r[k] for k in ("miou", "fg_ari", "mse")} for r in got])
+            for metric in ("miou", "fg_ari", "mse"):
+                st = summ.get(metric, {"mean": math.nan, "std": math.nan, "n": 0})
+                rows.append(
+                    {"model": name, "train_variant": train_key, "test_variant": v, "metric": metric,
+                     "attribute": "", "value": "", **st}
+                )  # fmt: skip
+            keys = sorted(
+                {(a["attribute"], a["value"]) for a in attrs if a["model"] == name and a["test_variant"] == v}
+            )
+            for attr, value in keys:
+                vals = [a["obj_iou"] for a in attrs if a["model"] == name and a["test_variant"] == v
+                        and a["attribute"] == attr and a["value"] == value]  # fmt: skip
+                st = summarise_seeds([{"x": x} for x in vals])["x"]
+                rows.append(
+                    {"model": name, "train_variant": train_key, "test_variant": v, "metric": "obj_miou",
+                     "attribute": attr, "value": value, **st}
+                )  # fmt: skip
+
+    meta = {
+        "root": str(root),
+        "train_variant": train_key,
+        "test_variants": tests,
+        "models": names,
+        "seeds": seeds,
+        "preset": preset or "paper",
+        "overrides": list(overrides or []),
+        "eval_size": {n: int(eval_size or methods[n].config.input_size[0]) for n in names},
+        "resize": resize,
+        "device": _device_name(dev),
+        "spelke_version": __version__,
+        "torch_version": torch.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    _write_csv(out / "results.csv", rows, ["model", "train_variant", "test_variant", "metric", "attribute",
+                                           "value", "mean", "std", "n"])  # fmt: skip
+    _write_csv(out / "per_seed.csv", per_seed, list(per_seed[0]) if per_seed else ["model"])
+    _write_csv(out / "compute.csv", compute, list(compute[0]) if compute else ["model"])
+    write_json(
+        out / "results.json", {"meta": meta, "results": rows, "per_seed": per_seed, "compute": compute}
+    )
+    md = out / "results.md"
+    from spelke.data.io import atomic_write
+
+    with atomic_write(md, "w") as f:
+        f.write(_markdown(meta, rows, compute, tests, names, picture_paths, out))
+    seconds = time.perf_counter() - t_start
+    say(f"wrote {md}, {out / 'results.csv'} and {len(picture_paths)} picture(s) in {seconds:.1f} s")
+    return BenchResult(out, md, out / "results.csv", rows, compute, picture_paths, seconds)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Stages
+
+
+def _update_timing(
+    run: Path, steps: int, seconds: float, peak_mb: float, dev: torch.device
+) -> dict[str, Any]:
+    """Training time summed over the calls that trained (a finished run resumed adds nothing)."""
+    path = run / "bench_timing.json"
+    old = read_json(path) if path.is_file() else {"steps": 0, "train_seconds": 0.0, "peak_mb": 0.0}
+    if steps > int(old.get("steps", 0)):
+        old = {
+            "steps": steps,
+            "train_seconds": float(old.get("train_seconds", 0.0)) + seconds,
+            "peak_mb": max(float(old.get("peak_mb", 0.0)), peak_mb),
+            "device": _device_name(dev),
+        }
+        write_json(path, old)
+    return old
+
+
+def _segment(
+    weights: Path, ds: Any, pred: Path, name: str, resize: bool, dev: torch.device, batch: int
+) -> Any:
+    """``segment_stills`` into ``pred``, redone from scratch when the weights changed (longer training)."""
+    from spelke.methods.segment import _identity, segment_stills
+
+    ident = _identity(weights, 0)
+    marker = pred / "bench_identity.json"
+    stale = marker.is_file() and read_json(marker).get("sha256") != ident["sha256"]
+    rep = segment_stills(
+        weights, ds, pred, method=name, overlays=0, batch_size=min(batch, 32), overwrite=stale, recon=True,
+        resize=resize, device=dev,
+    )  # fmt: skip
+    write_json(marker, ident)
+    return rep
+
+
+def _evaluate(pred: Path, root: Path, variant: str, size: int) -> Any:
+    from spelke.eval.protocols import create_protocol
+
+    return create_protocol("clevrtex").evaluate(pred, root, split="test", variant=variant, size=size)
+
+
+def _picture(weights: Path, ds: Any, path: Path, name: str, n: int, dev: torch.device) -> None:
+    """The decompositions of the first ``n`` images of ``ds`` (seeded, as the predictions)."""
+    from spelke.data.io import write_image
+    from spelke.engine.data import resize_image
+    from spelke.methods.segment import load_trained
+    from spelke.methods.zoo import decomposition_picture
+
+    m, model = load_trained(weights, name)
+    model.to(dev)
+    k = min(n, len(ds))
+    x = resize_image(
+        torch.stack([torch.as_tensor(ds.image(i)) for i in range(k)]), tuple(m.config.input_size)
+    )
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), torch.no_grad():
+        torch.manual_seed(0)
+        output = m.forward(model, x.to(dev))
+    write_image(path, decomposition_picture(x, output))
+
+
+def _inference_time(m: Any, weights: Path, ds: Any, dev: torch.device, passes: int = 7) -> dict[str, float]:
+    """Mean and standard deviation of the forward time of one batch over ``passes`` passes (Table 2.2:
+    7 passes at the original batch size), after one warm-up pass."""
+    from spelke.engine.data import ImageFrames
+    from spelke.methods.segment import load_trained
+
+    _, model = load_trained(weights, m.name)
+    model.to(dev)
+    frames = ImageFrames(ds, tuple(m.config.input_size))
+    b = int(m.config.batch_size)
+    x = torch.stack([frames[i % len(frames)]["image"] for i in range(b)]).to(dev)
+    times = []
+    with torch.no_grad():
+        for k in range(passes + 1):
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            t0 = time.perf_counter()
+            m.forward(model, x)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            if k:  # the first pass warms up
+                times.append(1000 * (time.perf_counter() - t0))
+    return {
+        "infer_ms": statistics.fmean(times),
+        "infer_ms_std": statistics.stdev(times) if len(times) > 1 else 0.0,
+        "infer_batch": b,
+    }
+
+
+def _compute_row(
+    name: str, m: Any, times: list[dict[str, Any]], infer: dict[str, float], dev: torch.device
+) -> dict[str, Any]:
+    secs = [float(t["train_seconds"]) for t in times]
+    steps = [int(t["steps"]) for t in times]
+    return {
+        "model": name,
+        "device": _device_name(dev),
+        "runs": len(times),
+        "steps": steps[0] if len(set(steps)) == 1 else max(steps),
+        "batch": int(m.config.batch_size),
+        "input": f"{m.config.input_size[0]}x{m.config.input_size[1]}",
+        "train_seconds": statistics.fmean(secs),
+        "train_seconds_std": statistics.stdev(secs) if len(secs) > 1 else 0.0,
+        "seconds_per_step": statistics.fmean(s / max(n, 1) for s, n in zip(secs, steps, strict=True)),
+        **infer,
+        "peak_mb": max(float(t.get("peak_mb", 0.0)) for t in times),
+        "peak_kind": "GPU allocated" if dev.type == "cuda" else "process RSS",
+    }
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    import platform
+
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tables
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]], cols: list[str]) -> None:
+    import csv
+    import io
+
+    from spelke.data.io import atomic_write
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({c: (f"{r[c]:.6g}" if isinstance(r.get(c), float) else r.get(c, "")) for c in cols})
+    with atomic_write(path, "w") as f:
+        f.write(buf.getvalue())
+
+
+def _cell(st: dict[str, Any] | None, digits: int) -> str:
+    if not st or st.get("n", 0) == 0 or not math.isfinite(st.get("mean", math.nan)):
+        return "-"
+    mean = f"{st['mean']:.{digits}f}"
+    return f"{mean} ± {st['std']:.{digits}f}" if st["n"] > 1 else mean
+
+
+def _table(title: str, rows: list[dict[str, Any]], names: list[str], variants: list[str],
+           metrics: list[tuple[str, str, int]]) -> str:  # fmt: skip
+    head = ["Model"] + [f"{VARIANT_TITLES[v]} {label}" for v in variants for _, label, _ in metrics]
+    lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        cells = [name]
+        for v in variants:
+            for metric, _, digits in metrics:
+                st = next((r for r in rows if r["model"] == name and r["test_variant"] == v
+                           and r["metric"] == metric and not r["attribute"]), None)  # fmt: skip
+                cells.append(_cell(st, digits))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(meta: dict[str, Any], rows: list[dict[str, Any]], compute: list[dict[str, Any]], tests: list[str],
+              names: list[str], pictures: list[Path], out: Path) -> str:  # fmt: skip
+    t23 = [v for v in _TABLE_23 if v in tests]
+    t24 = [v for v in _TABLE_24 if v in tests]
+    sizes = sorted(set(meta["eval_size"].values()))
+    seeds = meta["seeds"]
+    parts = [
+        "# ClevrTex benchmark",
+        "",
+        f"Models trained on **{VARIANT_TITLES[meta['train_variant']]}** (`{meta['train_variant']}` training "
+        f"split), seeds {', '.join(map(str, seeds))}, preset `{meta['preset']}`"
+        + (f", overrides `{' '.join(meta['overrides'])}`" if meta["overrides"] else "")
+        + f"; scored with the `clevrtex` protocol on the test splits at {' / '.join(f'{s}x{s}' for s in sizes)}"
+        + (" (predictions resized)" if meta["resize"] else "")
+        + f". Data: `{meta['root']}`. Device: {meta['device']}. spelke {meta['spelke_version']}, "
+        f"torch {meta['torch_version']}, {meta['date']}.",
+        "",
+        f"mIoU and FG-ARI in %, MSE the per-image sum of squared errors over 3 x H x W (the thesis' scale at "
+        f"128 x 128); {'mean ± sample standard deviation over ' + str(len(seeds)) + ' seeds' if len(seeds) > 1 else 'one seed'}.",
+        "",
+    ]
+    if t23:
+        parts.append(_table("Table 2.3 layout: mIoU (%) ↑ and MSE ↓", rows, names, t23,
+                            [("miou", "mIoU", 2), ("mse", "MSE", 0)]))  # fmt: skip
+    if t24:
+        parts.append(_table("Table 2.4 layout: mIoU (%) ↑ and MSE ↓", rows, names, t24,
+                            [("miou", "mIoU", 2), ("mse", "MSE", 0)]))  # fmt: skip
+    if t23:
+        parts.append(_table("Table B.1 layout: FG-ARI (%) ↑ and mIoU (%) ↑", rows, names, t23,
+                            [("fg_ari", "FG-ARI", 2), ("miou", "mIoU", 2)]))  # fmt: skip
+    if t24:
+        parts.append(_table("Table B.2 layout: FG-ARI (%) ↑ and mIoU (%) ↑", rows, names, t24,
+                            [("fg_ari", "FG-ARI", 2), ("miou", "mIoU", 2)]))  # fmt: skip
+    parts.append(_attribute_table(rows, names, [v for v in VARIANT_ORDER if v in tests]))
+    parts.append(_compute_table(compute))
+    if pictures:
+        parts += [
+            "### Decompositions",
+            "",
+            "Image, reconstruction, segmentation, then each slot's mask x reconstruction.",
+            "",
+        ]
+        parts += [f"![{p.stem}]({p.relative_to(out).as_posix()})" for p in pictures]
+        parts.append("")
+    return "\n".join(parts)
+
+
+def _attribute_table(rows: list[dict[str, Any]], names: list[str], variants: list[str]) -> str:
+    head = ["Model", "attribute", "value"] + [VARIANT_TITLES[v] for v in variants]
+    lines = ["### Per attribute: mIoU (%) of the objects with each attribute value", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
+    n = 0
+    for name in names:
+        for attr in ATTRIBUTES:
+            values = sorted({r["value"] for r in rows if r["model"] == name and r["attribute"] == attr})
+            for value in values:
+                cells = [name, attr, value]
+                for v in variants:
+                    st = next((r for r in rows if r["model"] == name and r["test_variant"] == v
+                               and r["attribute"] == attr and r["value"] == value), None)  # fmt: skip
+                    cells.append(_cell(st, 2))
+                lines.append("| " + " | ".join(cells) + " |")
+                n += 1
+    if not n:
+        lines.append("| " + " | ".join(["-"] * len(head)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _compute_table(compute: list[dict[str, Any]]) -> str:
+    lines = [
+        "### Table 2.2 layout: compute on this machine",
+        "",
+        "| Model | Device | Input | Batch | Steps | Train. time (s) | s / step | Inf. time (ms ± σ, 7 passes) | Peak mem. (MB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in compute:
+        train_s = f"{c['train_seconds']:.1f}" + (f" ± {c['train_seconds_std']:.1f}" if c["runs"] > 1 else "")
+        lines.append(
+            f"| {c['model']} | {c['device']} | {c['input']} | {c['batch']} | {c['steps']} | {train_s} | "
+            f"{c['seconds_per_step']:.3f} | {c['infer_ms']:.1f} ± {c['infer_ms_std']:.1f} (batch {c['infer_batch']}) | "
+            f"{c['peak_mb']:.0f} ({c['peak_kind']}) |"
+        )
+    lines.append("")
+    lines.append(
+        "Training time is summed over the calls that trained (a resumed run adds its part); CPU peak memory "
+        "is the process' resident high-water mark so far, so it includes everything run before."
+    )
+    return "\n".join(lines) + "\n"
