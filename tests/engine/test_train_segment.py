@@ -166,6 +166,32 @@ def test_train_resume_segment_evaluate_gwm(tree, tmp_path):
     # test-time adaptation: 2 steps per sequence give other masks than none
     tta = segment(res2.weights, tree, tmp_path / "tta", sequences=["clip0"], tta_steps=2, overlays=False)
     assert tta.frames == 8
+    # adaptation changes the weights but keeps batch-norm statistics frozen (unless asked)
+    from spelke.engine.trainer import test_time_adapt
+    from spelke.methods.segment import load_trained
+
+    m2, net = load_trained(res2.weights)
+    frames = m2.make_dataset(ds, seed=0, sequences=["clip0"])
+
+    def bn_stats(model):
+        return [
+            b.running_mean.clone()
+            for b in model.modules()
+            if isinstance(b, torch.nn.modules.batchnorm._BatchNorm)
+        ]
+
+    assert bn_stats(net), "the U-Net has batch norm"
+    frozen = test_time_adapt(m2, net, frames, steps=2)
+    assert all(torch.equal(a, b) for a, b in zip(bn_stats(net), bn_stats(frozen), strict=True))
+    assert any(not torch.equal(p, q) for p, q in zip(net.parameters(), frozen.parameters(), strict=True))
+    moved = test_time_adapt(m2, net, frames, steps=2, train_norm=True)
+    assert any(not torch.equal(a, b) for a, b in zip(bn_stats(net), bn_stats(moved), strict=True))
+    # predictions made with the old adaptation rule are not reused silently
+    man = json.loads((tmp_path / "tta" / "segment_manifest.json").read_text())
+    man["identity"].pop("tta_rule")
+    (tmp_path / "tta" / "segment_manifest.json").write_text(json.dumps(man))
+    with pytest.raises(ConfigError, match="another model or setting"):
+        segment(res2.weights, tree, tmp_path / "tta", sequences=["clip0"], tta_steps=2, overlays=False)
 
 
 def test_train_lrtl_with_tracks_and_ema(tree, tmp_path):

@@ -385,18 +385,26 @@ def test_time_adapt(
     *,
     steps: int = 20,
     seed: int = 0,
+    lr: float | None = None,
+    train_norm: bool = False,
 ) -> nn.Module:
     """GWM App. C.3.1: a copy of ``model`` after ``steps`` steps of the method's own loss on ``frames``.
 
-    Same optimiser, learning rate (the schedule's peak) and batch size as training; ``frames`` holds one
-    evaluation sequence's frames and flows (``method.make_dataset(..., sequences=[seq])``).
+    Same optimiser and batch size as training; the learning rate is ``lr`` or, when None, the training
+    schedule's peak (the thesis: "the same settings"). Batch-norm layers stay in evaluation mode, their
+    running statistics frozen (``train_norm=True`` updates them from the clip's batches; docs/fidelity.md). ``frames`` holds one evaluation sequence's frames
+    and flows (``method.make_dataset(..., sequences=[seq])``).
     """
     import copy
 
     s = method.optim_settings()
     adapted = copy.deepcopy(model).train()
+    if not train_norm:
+        for mod in adapted.modules():
+            if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+                mod.eval()
     peak = max(s.lr(k) for k in range(0, max(s.max_steps, 1), max(1, s.max_steps // 100)))
-    opt = make_optimizer(adapted, s, peak)
+    opt = make_optimizer(adapted, s, peak if lr is None else float(lr))
     g = torch.Generator().manual_seed(seed)
     for step in range(steps):
         idx = torch.randint(len(frames), (min(s.batch_size, len(frames)),), generator=g).tolist()

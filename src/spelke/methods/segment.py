@@ -179,9 +179,10 @@ def segment(
         from spelke.data.io import read_json
 
         old = read_json(man_path).get("identity")
-        same = old is None or (old.get("sha256"), old.get("tta_steps")) == (
+        same = old is None or (old.get("sha256"), old.get("tta_steps"), old.get("tta_rule")) == (
             identity["sha256"],
             identity["tta_steps"],
+            identity["tta_rule"],
         )
         if not same:
             raise ConfigError(
@@ -285,7 +286,13 @@ def _identity(checkpoint: Any, tta_steps: int) -> dict[str, Any]:
     with open(checkpoint, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return {"checkpoint": str(checkpoint), "sha256": h.hexdigest()[:16], "tta_steps": int(tta_steps)}
+    return {
+        "checkpoint": str(checkpoint),
+        "sha256": h.hexdigest()[:16],
+        "tta_steps": int(tta_steps),
+        # version of the adaptation rule: 2 = batch-norm statistics frozen during adaptation
+        "tta_rule": 2 if tta_steps else None,
+    }
 
 
 def instance_labels(method: Any, probs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
