@@ -145,18 +145,14 @@ def upsample_logits(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
 
 
-@register_method(
-    "gwm", summary="Guess What Moves (thesis Ch. 3): segment frames so each region's flow is simple"
-)
-class GWM(TrainableMethod):
-    """GWM on the engine: flow-reconstruction loss (thesis eqs. 3.3-3.4), one random gap per iteration."""
+class FlowSupervised(TrainableMethod):
+    """A segmenter trained on single frames with their flow (GWM, PPMP): the configured segmenter and
+    :class:`MotionFrames` with one random gap per draw. Subclasses supply the loss and the schedule."""
 
-    name = "gwm"
-    config_class = GWMConfig
     needs_flow = True
     needs_tracks = False
 
-    def __init__(self, config: GWMConfig) -> None:
+    def __init__(self, config: Any) -> None:
         super().__init__(config)
         self._flow_backend: str | None = config.flow_backend
 
@@ -178,6 +174,16 @@ class GWM(TrainableMethod):
             sequences=sequences,
             seed=seed,
         )
+
+
+@register_method(
+    "gwm", summary="Guess What Moves (thesis Ch. 3): segment frames so each region's flow is simple"
+)
+class GWM(FlowSupervised):
+    """GWM on the engine: flow-reconstruction loss (thesis eqs. 3.3-3.4), one random gap per iteration."""
+
+    name = "gwm"
+    config_class = GWMConfig
 
     def flow_loss(self, logits: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """GWM's eq. (3.3) loss (without the multiplier) of mask logits against flow."""

@@ -26,12 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from spelke.engine.data import MotionFrames
-from spelke.engine.method import OptimSettings, TrainableMethod
+from spelke.engine.method import OptimSettings
 from spelke.engine.schedules import Step
 from spelke.engine.types import Batch
 from spelke.errors import ConfigError
-from spelke.methods.gwm import build_segmenter, resolve_flow_backend, upsample_logits
+from spelke.methods.gwm import FlowSupervised, upsample_logits
 from spelke.methods.registry import register_method
 
 #: K per dataset (thesis App. D.3, l.3041).
@@ -183,38 +182,12 @@ def postprocess_components(labels: np.ndarray, num_masks: int, min_area: float =
     "ppmp",
     summary="Probable Motion Patterns (thesis Ch. 4): K slots whose flow is probable under a motion prior",
 )
-class PPMP(TrainableMethod):
+class PPMP(FlowSupervised):
     """PPMP on the engine: eq. (4.1) with Gumbel-softmax samples, one random flow gap per iteration."""
 
     name = "ppmp"
     config_class = PPMPConfig
-    needs_flow = True
-    needs_tracks = False
     output_kind = "instances"
-
-    def __init__(self, config: PPMPConfig) -> None:
-        super().__init__(config)
-        self._flow_backend: str | None = config.flow_backend
-        self._generator: torch.Generator | None = None
-
-    def build_model(self) -> nn.Module:
-        return build_segmenter(self.config)
-
-    def make_dataset(
-        self, dataset: Any, *, seed: int = 0, sequences: list[str] | None = None
-    ) -> MotionFrames:
-        c = self.config
-        self._flow_backend = resolve_flow_backend(dataset, c.flow_backend)
-        return MotionFrames(
-            dataset,
-            c.input_size,
-            flow_backend=self._flow_backend,
-            gaps=c.gaps,
-            flow_size=c.flow_size,
-            flow_clip=c.flow_clip,
-            sequences=sequences,
-            seed=seed,
-        )
 
     def beta(self, step: int) -> float:
         """KL weight at ``step`` (thesis l.3045: linear from 0.1 to -0.1 over 5k iterations, then held)."""
