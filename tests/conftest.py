@@ -18,6 +18,19 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+@pytest.fixture
+def one_thread():
+    """One torch intra-op thread for the test, the previous count restored afterwards: tiny matrices on a
+    busy 2-core machine: two OpenMP threads are far slower than one. A test module opts in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch  # lazily: test modules that do not need torch still collect without it
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def textured_video():
     """The shared motion fixture: 6 frames of 64x96, three textured objects moving (translation,

@@ -11,14 +11,7 @@ pytest.importorskip("bpy")
 pytest.importorskip("lightning")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_demo_runs_the_whole_pipeline(tmp_path):

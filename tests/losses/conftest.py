@@ -4,12 +4,8 @@ hand-off costs far more than the work (a 2x20 @ 20x25 product took 30 ms with 2 
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Every test in this folder uses ``one_thread`` (tests/conftest.py); a conftest cannot set pytestmark."""

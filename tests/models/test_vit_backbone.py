@@ -15,13 +15,7 @@ from spelke.models.backbones import BACKBONES, Backbone  # noqa: E402
 TINY = dict(depth=4, embed_dim=32, num_heads=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one intra-op thread is faster, and much faster on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def x_rand(b=2, h=40, w=56, seed=0):

@@ -12,19 +12,12 @@ from spelke.engine.types import ModelOutput
 from spelke.errors import ConfigError, ShapeError
 from spelke.models.zoo import OBJECT_CENTRIC
 from spelke.models.zoo.emorl import EMORL, EMORLConfig, emorl, normal_kl, softplus_to_std
-
-from .test_genesis_v2 import rectangles
+from tests.models.zoo.helpers import params_without_nonzero_grad, two_rectangles
 
 TINY = dict(z_dim=16, encoder_width=16, decoder_width=16, hidden_width=32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a small, shared CPU two threads spin against other jobs (10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_registered_and_paper_config():
@@ -76,7 +69,7 @@ def test_forward_shapes_masks_and_gradients_through_refinement():
     terms = model.objective(x, out, step=0)
     assert all(torch.isfinite(v).all() for v in terms.values())
     terms["loss"].backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    missing = params_without_nonzero_grad(model)
     assert missing == []
 
 
@@ -140,7 +133,7 @@ def test_input_checks():
 
 def test_short_training_run_lowers_reconstruction_error():
     torch.manual_seed(0)
-    x = rectangles(8)
+    x = two_rectangles(8)
     model = emorl(num_slots=3, image_size=(32, 32), refinement_curriculum=[(0, 1)], **TINY)
 
     def mse() -> float:

@@ -11,32 +11,12 @@ from spelke.engine.types import ModelOutput
 from spelke.errors import ConfigError, ShapeError
 from spelke.models.zoo import OBJECT_CENTRIC
 from spelke.models.zoo.genesis_v2 import GenesisV2, genesis_v2, ic_sbp
+from tests.models.zoo.helpers import params_without_nonzero_grad, two_rectangles
 
 TINY = dict(feat_dim=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a small, shared CPU two threads spin against other jobs (10x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def rectangles(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
-    """``n`` images of two coloured rectangles on a plain dark background."""
-    g = torch.Generator().manual_seed(seed)
-    out = torch.empty(n, 3, size, size)
-    for i in range(n):
-        img = (torch.rand(3, 1, 1, generator=g) * 0.3).expand(3, size, size).clone()
-        for _ in range(2):
-            h, w = torch.randint(6, 14, (2,), generator=g).tolist()
-            y = int(torch.randint(0, size - h, (1,), generator=g))
-            x = int(torch.randint(0, size - w, (1,), generator=g))
-            img[:, y : y + h, x : x + w] = torch.rand(3, 1, 1, generator=g) * 0.7 + 0.3
-        out[i] = img
-    return out
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # -- IC-SBP ------------------------------------------------------------------------------------------
@@ -123,7 +103,7 @@ def test_forward_shapes_masks_and_gradients():
     assert {"loss", "recon_nll", "kl", "mse", "constraint", "geco_lambda"} <= set(terms)
     assert all(torch.isfinite(v).all() for v in terms.values())
     terms["loss"].backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    missing = params_without_nonzero_grad(model)
     assert missing == []
 
 
@@ -159,7 +139,7 @@ def test_geco_updates_in_training_only_and_input_checks():
 
 def test_short_training_run_lowers_reconstruction_error():
     torch.manual_seed(0)
-    x = rectangles(8)
+    x = two_rectangles(8)
     model = genesis_v2(num_slots=3, image_size=(32, 32), dataset="clevr", **TINY)
 
     def mse() -> float:

@@ -15,6 +15,7 @@ from spelke.errors import ConfigError, ShapeError
 from spelke.models.zoo import OBJECT_CENTRIC
 from spelke.models.zoo.iodine import IODINE, IODINEConfig, iodine, mask_gradient, step_weights
 from spelke.models.zoo.monet import gaussian_mixture_nll
+from tests.models.zoo.helpers import params_without_finite_grad, rectangles
 
 TINY = {
     "num_iterations": 3,
@@ -26,27 +27,7 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny matrices on a busy 2-core machine: two OpenMP threads are ~100x slower than one.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def rectangles(n: int = 8, size: int = 32, seed: int = 0) -> torch.Tensor:
-    """``n`` images of 2-3 coloured rectangles on a plain background, ``(n, 3, size, size)`` in [0, 1]."""
-    g = torch.Generator().manual_seed(seed)
-    out = torch.empty(n, 3, size, size)
-    for i in range(n):
-        img = (torch.rand(3, generator=g) * 0.3 + 0.1).view(3, 1, 1).expand(3, size, size).clone()
-        for _ in range(int(torch.randint(2, 4, (1,), generator=g))):
-            h, w = (int(v) for v in torch.randint(size // 5, size // 2, (2,), generator=g))
-            y, x = (int(v) for v in torch.randint(0, size - size // 5, (2,), generator=g))
-            img[:, y : y + h, x : x + w] = torch.rand(3, 1, 1, generator=g)
-        out[i] = img
-    return out
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(num_slots: int = 4, size: int = 32, **kw) -> IODINE:
@@ -172,7 +153,7 @@ def test_gradients_reach_every_parameter():
     model = tiny(num_slots=3)
     image = torch.rand(2, 3, 32, 32)
     model.objective(image, model(image))["loss"].backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    missing = params_without_finite_grad(model)
     assert missing == []
 
 
