@@ -180,7 +180,14 @@ class MotionFrames(torch.utils.data.Dataset):
     def _missing_message(self, seq: str) -> str:
         root = self.ds.root
         parts = []
-        if self.flow_backend is not None:
+        if self.flow_backend == "gt":
+            parts.append(
+                f"no rendered ground-truth flow ('gt') for the gaps asked under {root}/flows; it is written "
+                "by the generator (spelke generate moving-clevrtex ... writes flows/gt for its --gaps) and "
+                "cannot be computed afterwards; or train on estimated flow: spelke flow --root "
+                f"{root} --dataset NAME --backend dis --gaps 1,-1,2,-2, then flow_backend=dis"
+            )
+        elif self.flow_backend is not None:
             parts.append(
                 f"no '{self.flow_backend}' flow for the gaps asked under {root}/flows; make it with: "
                 f"spelke flow --root {root} --dataset NAME --backend {self.flow_backend} "

@@ -9,8 +9,9 @@ iterations. There is no K-to-2 merge: the K masks are the instance decomposition
 components at evaluation (:func:`postprocess_components`, thesis l.959).
 
 Presets (``spelke/configs/ppmp/``): the dataclass defaults are the paper's Mask2Former + 6-layer CNN
-(``sacnn``) settings for CLEVR / ClevrTex / MOVi-A,C (App. D.3: K = 11, 128x128, AdamW, batch 32, 250k
-iterations, warm-up 5k, lr / 10 after 200k, clip 0.01); ``paper-unet`` is the U-Net row of Table D.1a;
+(``sacnn``) settings for CLEVR / ClevrTex / MOVi-A,C (l.989, App. D.3: K = 11, 128x128, AdamW, batch 32,
+250k iterations, warm-up 5k, lr / 10 after 200k, clip 0.01; the learning rate is the released config's
+3e-5, not the printed 3e-6: docs/fidelity.md); ``paper-unet`` is the U-Net row of Table D.1a;
 ``cpu`` is a small U-Net that learns on 96x96 Moving ClevrTex in minutes on a laptop CPU.
 
 An appearance model's objective can add this loss through :meth:`PPMP.motion_loss` (Table 4.3c: "GNM +
@@ -33,7 +34,7 @@ from spelke.errors import ConfigError
 from spelke.methods.gwm import FlowSupervised, upsample_logits
 from spelke.methods.registry import register_method
 
-#: K per dataset (thesis App. D.3, l.3041).
+#: K per dataset (thesis Ch. 4, l.989).
 PAPER_NUM_SLOTS = {
     "clevr": 11,
     "clevrtex": 11,
@@ -55,7 +56,7 @@ class PPMPConfig:
         backbone_options: extra backbone options.
         pretrained: local backbone weights file; None: random initialisation (thesis: from scratch).
         segmenter_options: extra segmenter options (e.g. ``base_width`` of the U-Net).
-        num_masks: K, the number of slots (App. D.3: 11 on CLEVR/ClevrTex/MOVi-A,C; 24 MOVi-D,E; 22 KITTI).
+        num_masks: K, the number of slots (l.989: 11 on CLEVR/ClevrTex/MOVi-A,C; 24 MOVi-D,E; 22 KITTI).
         input_size: network input (H, W) (MOVi, ClevrTex: 128x128).
         flow_size: grid of the flow in the loss; null: the input size.
         flow_clip: clip flow to +-this many pixels; null: no clipping (thesis: none).
@@ -140,6 +141,12 @@ class PPMPConfig:
             raise ConfigError(f"loss_reduction must be sum or mean, got {self.loss_reduction!r}")
         if not 0 <= self.min_area < 1:
             raise ConfigError(f"min_area is a fraction of the image in [0, 1), got {self.min_area}")
+        if self.beta_steps < 0:
+            raise ConfigError(f"beta_steps must be at least 0, got {self.beta_steps}")
+        if not self.gaps or any(int(g) == 0 for g in self.gaps):
+            raise ConfigError(
+                f"gaps must be non-zero frame gaps such as [1, 2, -1, -2], got {list(self.gaps)}"
+            )
         for name in ("max_steps", "batch_size", "num_samples"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -173,7 +180,7 @@ def postprocess_components(labels: np.ndarray, num_masks: int, min_area: float =
         keep = rank < num_masks and sizes[c] >= min_area * h * w
         new[c + 1] = rank + 1 if keep else 1  # dropped ones join the largest component
     out = new[comps]
-    # relabel densely (1..M) in order of first appearance of the kept ranks
+    # relabel densely (1..M), keeping the size order of the kept ranks
     _, dense = np.unique(out, return_inverse=True)
     return dense.reshape(h, w).astype(np.int64) + 1
 
