@@ -16,6 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_demo_runs_the_whole_pipeline(tmp_path):
     from spelke.demo import DemoConfig, run_demo
+    from spelke.errors import ConfigError
 
     cfg = DemoConfig(
         clips=2, test_clips=1, stills=2, frames=3, size=(40, 40), samples=2, minutes=0.4, min_steps=3
@@ -33,11 +34,18 @@ def test_demo_runs_the_whole_pipeline(tmp_path):
             if isinstance(v, float):
                 assert -1.0 <= v <= 1.0 or v != v, (r, k)  # ARI can be negative
     assert man["training"]["ppmp"]["steps"] >= 3 and man["training"]["gwm"]["steps"] >= 3
-    # a second run reuses everything already there
-    t = man["timings_s"]["generate"]
+    # a second run reuses everything already there: no frame is rendered or predicted again
+    watched = sorted((tmp_path / "demo").glob("data/*/JPEGImages/*/*.png")) + sorted(
+        (tmp_path / "demo").glob("predictions/ppmp/predictions/*/*.png")
+    )
+    stamps = [p.stat().st_mtime_ns for p in watched]
+    weights = (tmp_path / "demo" / "runs" / "ppmp" / "checkpoints" / "final.pt").read_bytes()
     run_demo(tmp_path / "demo", cfg, train_progress=False)
-    man2 = json.loads((tmp_path / "demo" / "manifest.json").read_text())
-    assert man2["timings_s"]["generate"] < max(t, 5.0)
+    assert watched and [p.stat().st_mtime_ns for p in watched] == stamps
+    assert (tmp_path / "demo" / "runs" / "ppmp" / "checkpoints" / "final.pt").read_bytes() == weights
+    # other settings in the same folder are refused, naming what changed
+    with pytest.raises(ConfigError, match=r"other settings \(clips: 2 -> 3\)"):
+        run_demo(tmp_path / "demo", DemoConfig(**{**cfg.__dict__, "clips": 3}), train_progress=False)
 
 
 def test_demo_checks_disk_and_options(tmp_path):

@@ -165,18 +165,36 @@ def _generate(cfg: DemoConfig, data: Path, progress: Any) -> dict[str, Path]:
     return roots
 
 
+def _check_same_settings(out: Path, cfg: DemoConfig) -> None:
+    """A run directory holds one demo: refuse other data or model settings (a new ``--minutes`` is fine:
+    finished stages are reused and training resumes with the step counts planned first)."""
+    mine = {**asdict(cfg), "size": list(cfg.size)}
+    mine.pop("minutes")
+    f = out / "demo_config.json"
+    if f.is_file():
+        old = {k: v for k, v in read_json(f).items() if k != "minutes"}
+        diff = sorted(k for k in set(old) | set(mine) if old.get(k) != mine.get(k))
+        if diff:
+            raise ConfigError(
+                f"{out} holds a demo run with other settings ("
+                + ", ".join(f"{k}: {old.get(k)} -> {mine.get(k)}" for k in diff)
+                + "); pass another --out, or delete that folder to start over"
+            )
+    write_json(f, {**mine, "minutes": cfg.minutes})
+
+
 def _step_seconds(method: Any, dataset: Any, seed: int, steps: int = 3) -> float:
     """Seconds per training step of ``method`` on this machine (the median of ``steps`` after one warm-up)."""
     import torch
 
     from spelke.engine.data import collate
-    from spelke.engine.method import param_groups
+    from spelke.engine.method import make_optimizer
 
     torch.manual_seed(seed)
     frames = method.make_dataset(dataset, seed=seed)
     model = method.build_model().train()
     s = method.optim_settings()
-    opt = torch.optim.AdamW(param_groups(model, s.weight_decay), lr=1e-4)
+    opt = make_optimizer(model, s, 1e-4)
     times = []
     for k in range(steps + 1):
         t = time.perf_counter()
@@ -231,7 +249,6 @@ def _baselines(cfg: DemoConfig, test: Path, stills_ds: Any, preds: Path) -> None
             if (preds / "kmeans-colour" / key).is_file():
                 continue
             f = cached_flow(test, seq, n, i, 1 if i + 1 < len(names) else -1, "gt")
-            img = ds.image(seq, i)
             write_label_map(preds / "flow-threshold" / key, flow_threshold(f).astype(np.int64))
             write_label_map(preds / "kmeans-flow-2" / key, kmeans_flow_binary(f, cfg.seed).astype(np.int64))
             write_label_map(preds / "kmeans-flow" / key, kmeans_flow(f, cfg.kmeans_k, cfg.seed) + 1)
@@ -239,7 +256,6 @@ def _baselines(cfg: DemoConfig, test: Path, stills_ds: Any, preds: Path) -> None
                 preds / "kmeans-colour" / key,
                 kmeans_colour_position(ds.image(seq, i), cfg.kmeans_k, seed=cfg.seed) + 1,
             )
-            del img
     if stills_ds is not None:
         for i, n in enumerate(stills_ds.names):
             p = preds / "kmeans-colour-stills" / "predictions" / f"{n}.png"
@@ -254,7 +270,6 @@ def run_demo(
     config: DemoConfig | None = None,
     *,
     console: Any = None,
-    progress: Any = None,
     train_progress: bool = True,
 ) -> Path:
     """Run the pipeline demo into ``out`` and return the path of its HTML report (module docstring)."""
@@ -272,14 +287,20 @@ def run_demo(
             console.print(msg)
 
     preflight(out)
+    _check_same_settings(out, cfg)
     st = _Stages(say, 5)
+
+    def rendered(done: int, total: int, name: str) -> None:
+        if done == total or done % max(1, total // 4) == 0:
+            say(f"    rendered {done}/{total} ({name})")
+
     h, w = cfg.size
     with st.stage(
         "generate",
         f"generating {cfg.clips} training and {cfg.test_clips} held-out Moving ClevrTex clips of {cfg.frames} "
         f"frames and {cfg.stills} ClevrTex stills at {h}x{w} with Blender ({cfg.samples} samples, denoised)",
     ):
-        roots = _generate(cfg, out / "data", None)
+        roots = _generate(cfg, out / "data", rendered)
     train_ds = create_dataset("moving-clevrtex", root=roots["train"])
     test = roots["test"]
     stills_ds = create_dataset("clevrtex", root=roots["stills"], split=None) if cfg.stills else None
