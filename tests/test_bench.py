@@ -124,6 +124,8 @@ def test_bench_refuses_unknown_names_and_sizes(tree, tmp_path):
         bench_clevrtex(tree, tmp_path, overrides=["monet:max_steps=3"])
     with pytest.raises(DataLayoutError, match="no clevrtex_<key>/ folders"):
         bench_clevrtex(tmp_path, tmp_path / "out")
+    with pytest.raises(ConfigError, match=r"device must be auto, cpu, cuda or cuda:N.*'gpu'"):
+        bench_clevrtex(tree, tmp_path, device="gpu")
 
 
 def test_cli_bench_reports_bad_names_in_one_line(tree, tmp_path, capsys):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import resource
 import statistics
 import sys
@@ -187,6 +188,8 @@ def bench_clevrtex(
 
     say = log or (lambda _msg: None)
     t_start = time.perf_counter()
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(device)):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N (N a GPU index), got {device!r}")
     root, out = Path(root).expanduser(), Path(out).expanduser()
     if not present_variants(root) and root.name.startswith("clevrtex_"):
         root = root.parent  # the clevrtex_<key>/ folder itself was given
@@ -254,6 +257,8 @@ def bench_clevrtex(
                 f"[{k_run}/{n_runs}] train {name} seed {seed} on {train_key} ({len(train_ds)} images, "
                 f"{m.config.max_steps} steps, batch {m.config.batch_size}) -> {run}"
             )
+            if not resume:  # retrained from scratch: the time of an earlier run no longer counts
+                (run / "bench_timing.json").unlink(missing_ok=True)
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             res = train(
@@ -401,13 +406,14 @@ def _segment(
     from spelke.methods.segment import _identity, segment_stills
 
     ident = _identity(weights, 0)
-    marker = pred / "bench_identity.json"
-    stale = marker.is_file() and read_json(marker).get("sha256") != ident["sha256"]
+    manifest = pred / "segment_manifest.json"
+    old = read_json(manifest).get("identity") if manifest.is_file() else None
+    stale = old is not None and old.get("sha256") != ident["sha256"]
+    # segment_stills checks (and writes, before segmenting) segment_manifest.json: a stale one is replaced
     rep = segment_stills(
         weights, ds, pred, method=name, overlays=0, batch_size=min(batch, 32), overwrite=stale, recon=True,
         resize=resize, device=dev,
     )  # fmt: skip
-    write_json(marker, ident)
     return rep
 
 

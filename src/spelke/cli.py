@@ -795,6 +795,12 @@ def train_cmd(
     run = out or Path("runs") / m.name / f"{data_name}-{Path(preset).stem}-seed{seed}"
     from spelke.engine.trainer import train
 
+    # what the data was: a resumed run on other data (another ClevrTex variant, other options) is refused
+    inputs: dict[str, Any] = {"dataset": dataset, "root": str(getattr(ds, "root", root)), "split": split}
+    if data_option:
+        inputs["data_options"] = {k: str(v) for k, v in sorted(parse_options(data_option).items())}
+    if isinstance(getattr(ds, "variant", None), str):
+        inputs["variant"] = ds.variant
     res = train(
         m,
         ds,
@@ -803,7 +809,7 @@ def train_cmd(
         resume=resume,
         progress=err_console.is_terminal or bool(os.environ.get("SPELKE_PROGRESS")),
         num_workers=workers,
-        inputs={"dataset": dataset, "root": str(getattr(ds, "root", root)), "split": split},
+        inputs=inputs,
     )
     losses = ", ".join(
         f"{k.split('/')[-1]}={v:.4g}" for k, v in sorted(res.final_losses.items()) if "lr" not in k
@@ -908,6 +914,22 @@ def segment_cmd(
             from spelke.data import create_dataset
             from spelke.methods.segment import segment_stills
 
+            unused = [
+                flag
+                for flag, value in (
+                    ("--sequence", sequence),
+                    ("--tta-steps", tta_steps),
+                    ("--merge-features", merge_features),
+                    ("--merge-weights", merge_weights),
+                    ("--foreground", foreground),
+                )
+                if value
+            ]
+            if unused:
+                raise ConfigError(
+                    f"{', '.join(unused)} not used for image datasets ({dataset}); leave "
+                    f"{'it' if len(unused) == 1 else 'them'} out"
+                )
             ds = create_dataset(
                 dataset,
                 root=source if source is not None else root,

@@ -9,7 +9,15 @@ import torch
 
 from spelke.engine.checkpoint import check_header, load_checkpoint, make_header, save_weights
 from spelke.engine.ema import EMA, EMAConfig
-from spelke.engine.schedules import Constant, Cosine, Linear, Step, WarmupPoly, schedule_from_dict
+from spelke.engine.schedules import (
+    Constant,
+    Cosine,
+    ExponentialDecay,
+    Linear,
+    Step,
+    WarmupPoly,
+    schedule_from_dict,
+)
 from spelke.errors import ConfigError, FileFormatError
 
 
@@ -43,8 +51,17 @@ def test_step_linear_cosine_constant():
 
 
 def test_schedule_dict_round_trip_and_errors():
-    for s in (WarmupPoly(1.0, 10, 2, 0.1, 0.9), Step(1.0, (3, 5), 0.5), Linear(0.1, -0.1, 7), Cosine(1.0, 9)):
+    for s in (
+        WarmupPoly(1.0, 10, 2, 0.1, 0.9),
+        Step(1.0, (3, 5), 0.5),
+        Linear(0.1, -0.1, 7),
+        Cosine(1.0, 9),
+        ExponentialDecay(4e-4, 10, 0.5, 100),
+    ):
         assert schedule_from_dict(s.to_dict()) == s
+    assert schedule_from_dict(ExponentialDecay(4e-4, 10, 0.5, 100).to_dict())(5) == ExponentialDecay(
+        4e-4, 10, 0.5, 100
+    )(5)
     assert schedule_from_dict(0.5) == Constant(0.5)
     with pytest.raises(ConfigError, match="unknown schedule kind 'exp'"):
         schedule_from_dict({"kind": "exp"})

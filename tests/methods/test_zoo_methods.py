@@ -93,8 +93,14 @@ def test_zoo_method_trains_logs_pictures_and_resumes(tree, tmp_path, name):
     rows = read_metrics_csv(run)
     assert any("train/loss" in r for r in rows)
     # resume to 5 steps: the optimiser, schedule and model buffers continue from step 3
-    res2 = train(_method(name, max_steps=5), _ds(tree), run, progress=False, accelerator="cpu")
+    res2 = train(_method(name, max_steps=5), _ds(tree), run, progress=False, accelerator="cpu", log_every=1)
     assert res2.steps == 5
+    # only the 2 remaining steps ran (not 5 from scratch): the resumed part's own log holds steps 3 and 4
+    import csv
+
+    with open(run / "logs" / "csv-1" / "metrics.csv", newline="") as f:
+        resumed = {int(r["step"]) for r in csv.DictReader(f) if r.get("train/loss")}
+    assert resumed == {3, 4}
     _, state2 = load_checkpoint(res2.weights)
     if name == "genesis-v2":  # GECO updates once per step from the restored buffers (3 + 2, not 2)
         assert int(state["geco.num_updates"]) == 3 and int(state2["geco.num_updates"]) == 5
@@ -159,6 +165,26 @@ def test_segment_stills_writes_labels_and_reconstructions_scored_as_mse(tree, tm
         segment_stills(res.weights, _ds(tree, "test", size=32), tmp_path / "p32", resize=False)
     segment_stills(res.weights, _ds(tree, "test", size=32), tmp_path / "p32", resize=True)
     assert create_protocol("clevrtex").evaluate(tmp_path / "p32", tree, size=32).summary["images"] == 1
+
+
+def test_segment_stills_refuses_predictions_of_another_checkpoint(tree, tmp_path):
+    from spelke.data.io import read_json
+    from spelke.engine.trainer import train
+    from spelke.methods.segment import segment_stills
+
+    kw = {"max_steps": 1, "sample_every": 0}
+    a = train(_method("slot-attention", **kw), _ds(tree), tmp_path / "a", progress=False, accelerator="cpu")
+    b = train(
+        _method("slot-attention", **kw), _ds(tree), tmp_path / "b", seed=1, progress=False, accelerator="cpu"
+    )
+    test = _ds(tree, "test")
+    segment_stills(a.weights, test, tmp_path / "pred", resize=False)
+    assert read_json(tmp_path / "pred" / "segment_manifest.json")["complete"] is True
+    assert segment_stills(a.weights, test, tmp_path / "pred", resize=False).skipped == 1  # same checkpoint
+    with pytest.raises(ConfigError, match="another model"):
+        segment_stills(b.weights, test, tmp_path / "pred", resize=False)
+    rep = segment_stills(b.weights, test, tmp_path / "pred", overwrite=True, resize=False)
+    assert rep.frames == 1 and rep.skipped == 0
 
 
 def test_paper_defaults_are_the_models_paper_configs():
@@ -273,3 +299,19 @@ def test_presets_are_valid_and_small():
         c = m.config
         assert tuple(c.input_size) == (64, 64) and c.batch_size <= 16 and c.max_steps <= 5000
         assert dataclasses.asdict(c)["model_options"]  # smaller widths than the paper's
+
+
+def test_cli_segment_refuses_video_options_for_image_datasets(tree, tmp_path, capsys):
+    from spelke.cli import main
+
+    args = ["segment", "--dataset", "clevrtex", "--root", str(tree), "--checkpoint", str(tmp_path / "x.pt")]
+    assert main([*args, "--out", str(tmp_path / "o"), "--tta-steps", "2", "--foreground", "border"]) == 2
+    err = capsys.readouterr().err
+    assert "--tta-steps, --foreground not used for image datasets" in err
+
+
+def test_data_of_another_variant_than_the_configured_dataset_is_refused(tree):
+    m = _method("genesis-v2", dataset="plainbg")
+    with pytest.raises(ConfigError, match=r"variant 'pbg'.*data is 'full'; set dataset=full"):
+        m.make_dataset(_ds(tree))
+    assert len(_method("genesis-v2", dataset="clevrtex").make_dataset(_ds(tree))) > 0

@@ -127,7 +127,31 @@ def _warm(step: int, steps: int, start: float, base: float) -> float:
     return float(start + (base - start) * step / max(steps, 1))
 
 
-_KINDS: dict[str, type[Schedule]] = {c.kind: c for c in (Constant, Linear, Cosine, Step, WarmupPoly)}
+@dataclass(frozen=True)
+class ExponentialDecay(Schedule):
+    """Slot Attention's rate (the ClevrTex zoo) (paper App. E; eMORL's code): ``base * min(1, step / warmup_steps) *
+    rate ** (step / decay_steps)``, a linear warm-up from 0 times a continuous exponential decay.
+
+    Examples:
+        >>> s = ExponentialDecay(base=4e-4, warmup_steps=10_000, rate=0.5, decay_steps=100_000)
+        >>> s(0), round(s(5_000), 8), round(s(100_000), 8)
+        (0.0, 0.00019319, 0.0002)
+    """
+
+    kind: ClassVar[str] = "warmup-exp"
+    base: float
+    warmup_steps: int = 0
+    rate: float = 1.0
+    decay_steps: int = 100_000
+
+    def __call__(self, step: int) -> float:
+        warm = min(1.0, step / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        return float(self.base * warm * self.rate ** (step / max(self.decay_steps, 1)))
+
+
+_KINDS: dict[str, type[Schedule]] = {
+    c.kind: c for c in (Constant, Linear, Cosine, Step, WarmupPoly, ExponentialDecay)
+}
 
 
 def schedule_from_dict(d: dict[str, Any] | Schedule | float) -> Schedule:
@@ -153,4 +177,13 @@ def schedule_from_dict(d: dict[str, Any] | Schedule | float) -> Schedule:
         raise ConfigError(f"bad fields for schedule {kind!r}: {e}") from None
 
 
-__all__ = ["Constant", "Cosine", "Linear", "Schedule", "Step", "WarmupPoly", "schedule_from_dict"]
+__all__ = [
+    "Constant",
+    "Cosine",
+    "ExponentialDecay",
+    "Linear",
+    "Schedule",
+    "Step",
+    "WarmupPoly",
+    "schedule_from_dict",
+]

@@ -92,3 +92,24 @@ class ModelOutput:
     def masks(self) -> torch.Tensor:
         """Soft masks ``(B, K, H, W)``: the softmax of the logits over K (thesis eq. 3.1)."""
         return torch.softmax(self.logits, dim=1)
+
+    def detach(self, n: int | None = None, *, cpu: bool = False, extras: bool = True) -> ModelOutput:
+        """A copy cut from the autograd graph: the first ``n`` images (all with None), as float on the CPU
+        with ``cpu``, ``extras`` kept (tensors with a batch dimension cut to ``n`` too) or dropped."""
+        b = self.logits.shape[0]
+
+        def cut(t: Any) -> Any:
+            if not isinstance(t, torch.Tensor):
+                return t
+            t = t.detach()
+            if n is not None and t.ndim > 0 and t.shape[0] == b:
+                t = t[:n]
+            return t.float().cpu() if cpu else t
+
+        return ModelOutput(
+            logits=cut(self.logits),
+            slot_recons=cut(self.slot_recons),
+            recon=cut(self.recon),
+            slots=cut(self.slots),
+            extras={k: cut(v) for k, v in self.extras.items()} if extras else {},
+        )

@@ -174,22 +174,7 @@ def segment(
     out = Path(out)
     identity = _identity(checkpoint, tta_steps)
     identity["merge"] = [getattr(m.config, "merge_features", None), getattr(m.config, "foreground", None)]
-    man_path = out / "segment_manifest.json"
-    if man_path.is_file() and not overwrite:
-        from spelke.data.io import read_json
-
-        old = read_json(man_path).get("identity")
-        same = old is None or (old.get("sha256"), old.get("tta_steps"), old.get("tta_rule")) == (
-            identity["sha256"],
-            identity["tta_steps"],
-            identity["tta_rule"],
-        )
-        if not same:
-            raise ConfigError(
-                f"{out} holds predictions of another model or setting ({old.get('checkpoint')}, tta_steps "
-                f"{old.get('tta_steps')}); pass another --out, or --overwrite to replace them"
-            )
-    write_json(man_path, {"identity": identity, "complete": False})
+    _check_manifest(out, identity, overwrite)
     rep = SegmentReport(out)
     instances = getattr(m, "output_kind", "binary") == "instances"
     total = sum(len(ds.frame_names(s)) for s in seqs)
@@ -278,6 +263,27 @@ def segment(
     return rep
 
 
+def _check_manifest(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to add to ``out`` when its ``segment_manifest.json`` names another checkpoint or setting
+    (unless ``overwrite``), then mark ``out`` as in progress (``complete`` False) under ``identity``."""
+    man_path = Path(out) / "segment_manifest.json"
+    if man_path.is_file() and not overwrite:
+        from spelke.data.io import read_json
+
+        old = read_json(man_path).get("identity")
+        same = old is None or (old.get("sha256"), old.get("tta_steps"), old.get("tta_rule")) == (
+            identity["sha256"],
+            identity["tta_steps"],
+            identity["tta_rule"],
+        )
+        if not same:
+            raise ConfigError(
+                f"{out} holds predictions of another model or setting ({old.get('checkpoint')}, tta_steps "
+                f"{old.get('tta_steps')}); pass another --out, or --overwrite to replace them"
+            )
+    write_json(man_path, {"identity": identity, "complete": False})
+
+
 def _identity(checkpoint: Any, tta_steps: int) -> dict[str, Any]:
     """What makes predictions differ: the checkpoint's content (hash) and the adaptation steps."""
     import hashlib
@@ -345,6 +351,8 @@ def segment_stills(
     t0 = time.perf_counter()
     m, model = load_trained(checkpoint, method)
     out = Path(out)
+    identity = _identity(checkpoint, 0)
+    _check_manifest(out, identity, overwrite)
     rep = SegmentReport(out)
     names = list(dataset.names)
     todo = [i for i, n in enumerate(names) if overwrite or not (out / "predictions" / f"{n}.png").is_file()]
@@ -397,6 +405,17 @@ def segment_stills(
                         progress(rep.frames + rep.skipped, len(names), n)
     rep.sequences = 1
     rep.seconds = time.perf_counter() - t0
+    write_json(
+        out / "segment_manifest.json",
+        {
+            "identity": identity,
+            "complete": True,
+            "checkpoint": str(checkpoint),
+            "method": m.name,
+            "images": len(names),
+            "spelke_version": __version__,
+        },
+    )
     return rep
 
 

@@ -34,9 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from spelke.data.clevrtex_layout import VARIANT_KEYS
 from spelke.engine.data import ImageFrames
 from spelke.engine.method import OPTIMIZERS, OptimSettings, TrainableMethod
-from spelke.engine.schedules import Schedule
+from spelke.engine.schedules import ExponentialDecay
 from spelke.engine.types import Batch, ModelOutput
 from spelke.errors import ConfigError
 from spelke.methods.registry import register_method
@@ -76,41 +77,13 @@ _TRAINING_FIELDS = {
 }
 
 #: Dataset names the ``dataset`` field accepts (ClevrTex variant keys and aliases, ``clevrtex`` = full).
-_DATASETS = (
-    "clevrtex",
-    "full",
-    "pbg",
-    "plainbg",
-    "vbg",
-    "varbg",
-    "grassbg",
-    "camo",
-    "outd",
-    "ood",
-    "clevr",
-)
+_DATASETS = ("clevrtex", *VARIANT_KEYS)
 
 
-@dataclass(frozen=True)
-class ExponentialDecay(Schedule):
-    """Slot Attention's rate (paper App. E; eMORL's code): ``base * min(1, step / warmup_steps) *
-    rate ** (step / decay_steps)``, a linear warm-up from 0 times a continuous exponential decay.
-
-    Examples:
-        >>> s = ExponentialDecay(base=4e-4, warmup_steps=10_000, rate=0.5, decay_steps=100_000)
-        >>> s(0), round(s(5_000), 8), round(s(100_000), 8)
-        (0.0, 0.00019506, 0.0002)
-    """
-
-    kind: ClassVar[str] = "warmup-exp"
-    base: float
-    warmup_steps: int = 0
-    rate: float = 1.0
-    decay_steps: int = 100_000
-
-    def __call__(self, step: int) -> float:
-        warm = min(1.0, step / self.warmup_steps) if self.warmup_steps > 0 else 1.0
-        return float(self.base * warm * self.rate ** (step / max(self.decay_steps, 1)))
+def _variant_of(dataset: str) -> str:
+    """The ClevrTex variant key a ``dataset`` field names (``clevrtex`` -> ``full``, ``plainbg`` -> ``pbg``)."""
+    d = str(dataset).strip().lower()
+    return "full" if d == "clevrtex" else VARIANT_KEYS[d]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -407,6 +380,14 @@ class ObjectCentricMethod(TrainableMethod):
     def make_dataset(self, dataset: Any, *, seed: int = 0, sequences: list[str] | None = None) -> Any:
         if sequences is not None:
             raise ConfigError(f"{self.name} trains on single images; it takes no sequence selection")
+        data_variant = getattr(dataset, "variant", None)
+        if isinstance(data_variant, str) and data_variant in VARIANT_KEYS.values():
+            want = _variant_of(self.config.dataset)
+            if data_variant != want:  # the GECO goals (GENESIS-v2, eMORL) are per variant
+                raise ConfigError(
+                    f"{self.name} is configured for ClevrTex variant {want!r} (dataset={self.config.dataset}) "
+                    f"but the data is {data_variant!r}; set dataset={data_variant}"
+                )
         return ImageFrames(dataset, tuple(self.config.input_size))
 
     def _picture_step(self, step: int) -> bool:
@@ -422,7 +403,7 @@ class ObjectCentricMethod(TrainableMethod):
         terms = model.objective(batch.image, out, step)
         if self._picture_step(step):
             n = self.config.sample_images
-            self._sample = (batch.image[:n].detach().cpu(), _detach(out, n))
+            self._sample = (batch.image[:n].detach().cpu(), out.detach(n, cpu=True, extras=False))
         return terms
 
     def pictures(self, model: nn.Module, batch: Batch, step: int) -> dict[str, Any]:
@@ -442,13 +423,6 @@ class ObjectCentricMethod(TrainableMethod):
             max_steps=c.max_steps,
             optimizer=c.optimizer,
         )
-
-
-def _detach(out: ModelOutput, n: int) -> ModelOutput:
-    def cut(t: torch.Tensor | None) -> torch.Tensor | None:
-        return None if t is None else t[:n].detach().float().cpu()
-
-    return ModelOutput(logits=cut(out.logits), slot_recons=cut(out.slot_recons), recon=cut(out.recon))  # type: ignore[arg-type]
 
 
 @register_method("slot-attention", summary="Slot Attention (Locatello et al. 2020): ClevrTex zoo, images")

@@ -109,12 +109,12 @@ def test_forward_shapes_masks_and_gradients():
 
 def test_nll_is_the_mixture_likelihood_with_constant():
     """NLL per value at a perfect reconstruction is log(σ√(2π)) = 0.5623 at σ = 0.7."""
-    from spelke.models.zoo.genesis_v2 import gaussian_mixture_nll
+    from spelke.models.zoo.monet import gaussian_mixture_nll
 
     x = torch.rand(1, 3, 4, 4)
     means = x[:, None].expand(1, 2, 3, 4, 4)
     log_m = torch.log(torch.full((1, 2, 4, 4), 0.5))
-    nll = gaussian_mixture_nll(x, means, log_m, 0.7)
+    nll = gaussian_mixture_nll(x, means, log_m, 0.7, per_channel=True)
     assert float(nll) / 48 == pytest.approx(math.log(0.7 * math.sqrt(2 * math.pi)), rel=1e-5)
 
 
@@ -131,7 +131,7 @@ def test_geco_updates_in_training_only_and_input_checks():
     assert int(model.geco.num_updates) == 1 and "geco.raw" in model.state_dict()
     with pytest.raises(ShapeError, match="image_size"):
         model(torch.rand(2, 3, 32, 32))
-    with pytest.raises(ShapeError, match=r"\(B, 3, H, W\)"):
+    with pytest.raises(ShapeError, match=r"\(B, 3, 16, 16\), got \(2, 1, 16, 16\)"):
         model(torch.rand(2, 1, 16, 16))
     with pytest.raises(ShapeError, match=r"\[0, 1\]"):
         model(torch.rand(2, 3, 16, 16) * 255)

@@ -45,7 +45,9 @@ from spelke.engine.types import ModelOutput
 from spelke.errors import ConfigError
 from spelke.models.zoo import register_object_centric
 from spelke.models.zoo.geco import GECO, GECOConfig, geco_preset
-from spelke.models.zoo.genesis_v2 import _check_image, build_config, gaussian_mixture_nll
+from spelke.models.zoo.genesis_v2 import build_config
+from spelke.models.zoo.monet import gaussian_mixture_nll
+from spelke.models.zoo.slot_attention import check_image_batch
 
 __all__ = ["EMORL", "EMORLConfig", "emorl"]
 
@@ -260,7 +262,7 @@ class EMORL(nn.Module):
     def _nll(self, image: torch.Tensor, rgb: torch.Tensor, log_m: torch.Tensor) -> torch.Tensor:
         std = self.config.pixel_std
         if self.config.likelihood == "mixture":
-            return gaussian_mixture_nll(image, rgb, log_m, std, constant=False)
+            return gaussian_mixture_nll(image, rgb, log_m, std, per_channel=True, constant=False)
         mean = (log_m.exp()[:, :, None] * rgb).sum(1)
         return (math.log(std) + 0.5 * ((image - mean) / std).pow(2)).sum(dim=(1, 2, 3))
 
@@ -303,19 +305,13 @@ class EMORL(nn.Module):
         enabled even under ``torch.no_grad()`` (not under ``torch.inference_mode()``); outputs are then
         detached.
         """
-        _check_image(image, self.config.image_size, "EfficientMORL")
+        check_image_batch(image, self.config.image_size, "EfficientMORL")
         iters = self.refinement_iters() if refinement_iters is None else int(refinement_iters)
         grad_was_on = torch.is_grad_enabled()
         with torch.enable_grad() if iters > 0 else nullcontext():
             out = self._forward(image, iters)
         if not grad_was_on:
-            out = ModelOutput(
-                logits=out.logits.detach(),
-                slot_recons=out.slot_recons.detach() if out.slot_recons is not None else None,
-                recon=out.recon.detach() if out.recon is not None else None,
-                slots=out.slots.detach() if out.slots is not None else None,
-                extras={k: v.detach() for k, v in out.extras.items()},
-            )
+            out = out.detach()
         return out
 
     def _forward(self, image: torch.Tensor, iters: int) -> ModelOutput:

@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spelke.data.clevrtex_layout import VARIANT_KEYS
 from spelke.errors import ConfigError
 
 __all__ = [
@@ -187,19 +188,8 @@ GECO_PRESETS: dict[str, GECOConfig] = {
     **{f"emorl/{d}": replace(_EMORL_BASE, target=t / _VALUES_128) for d, t in EMORL_GECO_TOTALS.items()},
 }
 
-_DATASET_ALIASES = {
-    "clevr": "clevr",
-    "clevrtex": "full",
-    "full": "full",
-    "pbg": "pbg",
-    "plainbg": "pbg",
-    "vbg": "vbg",
-    "varbg": "vbg",
-    "grassbg": "grassbg",
-    "camo": "camo",
-    "outd": "outd",
-    "ood": "outd",
-}
+#: Dataset names -> ClevrTex variant key (the data module's aliases; ``clevrtex`` = the full set).
+_DATASET_ALIASES = {"clevrtex": "full", **VARIANT_KEYS}
 
 
 def geco_preset(model: str, dataset: str) -> GECOConfig:

@@ -50,9 +50,11 @@ from torch import nn
 from spelke._checks import check_shape
 from spelke._options import as_bool, as_float, as_int
 from spelke.engine.types import ModelOutput
-from spelke.errors import ConfigError, ShapeError
+from spelke.errors import ConfigError
 from spelke.models.zoo import register_object_centric
 from spelke.models.zoo.geco import GECO, GECOConfig, geco_preset
+from spelke.models.zoo.monet import coordinate_grid, gaussian_mixture_nll
+from spelke.models.zoo.slot_attention import check_image_batch
 
 __all__ = ["GenesisV2", "GenesisV2Config", "genesis_v2", "ic_sbp"]
 
@@ -276,13 +278,6 @@ class GenesisUNet(nn.Module):
         return y
 
 
-def _coords(h: int, w: int, device: torch.device | None = None) -> torch.Tensor:
-    """``(2, H, W)`` pixel coordinates in [-1, 1] (row, column)."""
-    ys = torch.linspace(-1, 1, h, device=device)
-    xs = torch.linspace(-1, 1, w, device=device)
-    return torch.stack(torch.meshgrid(ys, xs, indexing="ij"))
-
-
 class SemiConvEmbedding(nn.Module):
     """Pixel embeddings ``gate · conv1x1(features) + [0, .., 0, y, x]`` (semi-convolutional, gate from 0)."""
 
@@ -294,7 +289,7 @@ class SemiConvEmbedding(nn.Module):
         self.semiconv = semiconv
         if semiconv:
             self.gate = nn.Parameter(torch.zeros(1))
-            uv = torch.cat([torch.zeros(dim - 2, *size), _coords(*size)])[None]
+            uv = torch.cat([torch.zeros(dim - 2, *size), coordinate_grid(*size)])[None]
             self.register_buffer("coords", uv, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -313,7 +308,7 @@ class BroadcastDecoder(nn.Module):
         super().__init__()
         c, c2 = latent, min(latent, 64)
         self.grid = (size[0] // 16, size[1] // 16)
-        self.register_buffer("coords", _coords(*self.grid)[None], persistent=False)
+        self.register_buffer("coords", coordinate_grid(*self.grid)[None], persistent=False)
         layers: list[nn.Module] = []
         cin = latent + 2
         for cout in (c, c, c2, c2):
@@ -330,41 +325,6 @@ class BroadcastDecoder(nn.Module):
         n = z.shape[0]
         x = z[:, :, None, None].expand(-1, -1, *self.grid)
         return self.net(torch.cat([x, self.coords.expand(n, -1, -1, -1)], 1))
-
-
-def _check_image(image: Any, size: tuple[int, int], model: str) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor):
-        raise ShapeError(
-            f"{model} input must be a torch.Tensor of shape (B, 3, H, W), got {type(image).__name__}"
-        )
-    dims = check_shape(image, ["B", "3", "H", "W"], f"{model} input")
-    if (dims["H"], dims["W"]) != tuple(size):
-        raise ShapeError(
-            f"{model} input must be (B, 3, {size[0]}, {size[1]}) (the model's image_size), got "
-            f"{tuple(image.shape)}; resize the images or build the model with image_size=({dims['H']}, {dims['W']})"
-        )
-    if not image.is_floating_point():
-        raise ShapeError(f"{model} input must be float images in [0, 1], got dtype {image.dtype}")
-    lo, hi = float(image.min()), float(image.max())
-    if lo < -1e-3 or hi > 1 + 1e-3:
-        raise ShapeError(f"{model} input must be images in [0, 1], got values in [{lo:.3g}, {hi:.3g}]")
-    return image
-
-
-def gaussian_mixture_nll(
-    image: torch.Tensor, means: torch.Tensor, log_masks: torch.Tensor, std: float, constant: bool = True
-) -> torch.Tensor:
-    """Per-image NLL ``-Σ_{i,c} log Σ_k π_ik N(x_ic; μ_ikc, σ²)``, ``(B,)``.
-
-    Args:
-        image: ``(B, 3, H, W)``; means: ``(B, K, 3, H, W)``; log_masks: ``(B, K, H, W)``.
-        constant: include ``log(σ √(2π))`` (GENESIS-v2: yes; eMORL's code leaves out the √(2π)).
-    """
-    z = (image[:, None] - means) / std
-    log_n = -0.5 * z.pow(2) - math.log(std)
-    if constant:
-        log_n = log_n - 0.5 * math.log(2 * math.pi)
-    return -torch.logsumexp(log_masks[:, :, None] + log_n, dim=1).sum(dim=(1, 2, 3))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -443,7 +403,7 @@ class GenesisV2(nn.Module):
 
     def forward(self, image: torch.Tensor, generator: torch.Generator | None = None) -> ModelOutput:
         """Decompose ``(B, 3, H, W)`` images in [0, 1] into K components (``generator``: IC-SBP seeds)."""
-        _check_image(image, self.config.image_size, "GENESIS-v2")
+        check_image_batch(image, self.config.image_size, "GENESIS-v2")
         feats = F.relu(self.encoder(image))
         log_m, log_s, emb = self.attention(feats, generator)
         # object features: mask-weighted means of the feature map (masked pooling)
@@ -454,7 +414,7 @@ class GenesisV2(nn.Module):
         z = mu + sigma * torch.randn_like(mu)
         rgb, log_mr = self.decode(z)
         recon = (log_mr.exp()[:, :, None] * rgb).sum(1)
-        err = gaussian_mixture_nll(image, rgb, log_mr, self.config.pixel_std, constant=True)
+        err = gaussian_mixture_nll(image, rgb, log_mr, self.config.pixel_std, per_channel=True)
         p_mu, p_std = self.prior(z)
         log_q = torch.distributions.Normal(mu, sigma).log_prob(z)
         log_p = torch.distributions.Normal(p_mu, p_std).log_prob(z)

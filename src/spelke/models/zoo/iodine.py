@@ -213,13 +213,7 @@ class IODINE(nn.Module):
         with torch.enable_grad():
             out = self._infer(image)
         if not grad_on:
-            out = ModelOutput(
-                logits=out.logits.detach(),
-                slot_recons=out.slot_recons.detach() if out.slot_recons is not None else None,
-                recon=out.recon.detach() if out.recon is not None else None,
-                slots=out.slots.detach() if out.slots is not None else None,
-                extras={k: v.detach() for k, v in out.extras.items()},
-            )
+            out = out.detach()
         return out
 
     def _infer(self, image: torch.Tensor) -> ModelOutput:

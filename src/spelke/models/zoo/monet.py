@@ -100,6 +100,7 @@ def gaussian_mixture_nll(
     log_masks: torch.Tensor,
     sigma: float | torch.Tensor,
     per_channel: bool = False,
+    constant: bool = True,
 ) -> torch.Tensor:
     """Negative log-likelihood of a pixel-wise Gaussian mixture, summed over pixels, per image.
 
@@ -113,7 +114,8 @@ def gaussian_mixture_nll(
         means: ``(B, K, 3, H, W)`` component means.
         log_masks: ``(B, K, H, W)`` log mixture weights (summing to one over K in probability).
         sigma: one scale for every component, or ``(K,)`` scales.
-        per_channel: mixture per channel rather than per pixel.
+        per_channel: mixture per channel rather than per pixel (GENESIS-v2 and eMORL: yes).
+        constant: include the ``-log √(2π)`` of each Gaussian (eMORL's code leaves it out).
 
     Returns:
         ``(B,)`` the NLL of each image (nats).
@@ -122,14 +124,14 @@ def gaussian_mixture_nll(
     b, k = dims["B"], dims["K"]
     check_shape(image, [str(b), "3", *map(str, means.shape[-2:])], "mixture image")
     check_shape(log_masks, [str(b), str(k), *map(str, means.shape[-2:])], "mixture log masks")
-    log_n = gaussian_log_likelihood(image, means, sigma)  # (B, K, 3, H, W)
+    log_n = gaussian_log_likelihood(image, means, sigma, constant)  # (B, K, 3, H, W)
     if per_channel:
         return -torch.logsumexp(log_masks.unsqueeze(2) + log_n, dim=1).sum(dim=(1, 2, 3))
     return -torch.logsumexp(log_masks + log_n.sum(dim=2), dim=1).sum(dim=(1, 2))
 
 
 def gaussian_log_likelihood(
-    image: torch.Tensor, means: torch.Tensor, sigma: float | torch.Tensor
+    image: torch.Tensor, means: torch.Tensor, sigma: float | torch.Tensor, constant: bool = True
 ) -> torch.Tensor:
     """``log N(x_ic; mu_kic, sigma_k^2)`` for every component, pixel and channel, ``(B, K, 3, H, W)``.
 
@@ -137,13 +139,15 @@ def gaussian_log_likelihood(
         image: ``(B, 3, H, W)``.
         means: ``(B, K, 3, H, W)``.
         sigma: one scale, or ``(K,)`` scales.
+        constant: include ``-0.5 log(2π)``.
     """
     k = means.shape[1]
     sig = torch.as_tensor(sigma, dtype=means.dtype, device=means.device)
     if sig.ndim == 0:
         sig = sig.expand(k)
     sig = sig.reshape(1, k, 1, 1, 1)
-    return -0.5 * ((image.unsqueeze(1) - means) / sig) ** 2 - sig.log() - 0.5 * math.log(2 * math.pi)
+    log_n = -0.5 * ((image.unsqueeze(1) - means) / sig) ** 2 - sig.log()
+    return log_n - 0.5 * math.log(2 * math.pi) if constant else log_n
 
 
 def gaussian_kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
@@ -151,7 +155,9 @@ def gaussian_kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 1.0) - log_sigma
 
 
-def coordinate_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def coordinate_grid(
+    h: int, w: int, device: torch.device | None = None, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Two channels ``(y, x)`` in [-1, 1], ``(2, h, w)``, appended by spatial-broadcast decoders."""
     ys = torch.linspace(-1.0, 1.0, h, device=device, dtype=dtype)
     xs = torch.linspace(-1.0, 1.0, w, device=device, dtype=dtype)

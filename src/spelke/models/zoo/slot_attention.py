@@ -64,7 +64,17 @@ def check_image_batch(image: torch.Tensor, image_size: tuple[int, int], name: st
     Raises:
         ShapeError: naming the expected and the actual shape, dtype or value range.
     """
+    if not isinstance(image, torch.Tensor):
+        raise ShapeError(
+            f"{name} input image must be a torch.Tensor of shape (B, 3, H, W), got {type(image).__name__}"
+        )
     h, w = image_size
+    if image.ndim == 4 and image.shape[1] == 3 and tuple(image.shape[-2:]) != (h, w):
+        raise ShapeError(
+            f"{name} input image must have shape (B, 3, {h}, {w}) (the model's image_size), got "
+            f"{tuple(image.shape)}; resize the images or build the model with "
+            f"image_size=({image.shape[2]}, {image.shape[3]})"
+        )
     check_shape(image, ["B", "3", str(h), str(w)], f"{name} input image")
     if not torch.is_floating_point(image):
         raise ShapeError(
@@ -72,7 +82,7 @@ def check_image_batch(image: torch.Tensor, image_size: tuple[int, int], name: st
             "divide uint8 images by 255"
         )
     lo, hi = float(image.detach().min()), float(image.detach().max())
-    if lo < -1e-4 or hi > 1 + 1e-4:
+    if lo < -1e-3 or hi > 1 + 1e-3:
         raise ShapeError(
             f"{name} input image must hold values in [0, 1], got range [{lo:.3g}, {hi:.3g}]; "
             "undo any mean/std normalisation (and divide uint8 images by 255)"
