@@ -57,16 +57,24 @@ def load_trained(
 
 
 @torch.no_grad()
-def predict_masks(
+def predict(
     method: Any, model: torch.nn.Module, images: np.ndarray | torch.Tensor, size: tuple[int, int]
-) -> torch.Tensor:
-    """Soft masks ``(B, K, *size)`` for images ``(B, 3, H, W)`` in [0, 1] (resized to the input size)."""
+) -> tuple[torch.Tensor, Any]:
+    """``(soft masks (B, K, *size), the model's output)`` for images ``(B, 3, H, W)`` in [0, 1], resized to
+    the network input; the masks are the softmax of the logits upsampled to ``size``."""
     x = resize_image(images, tuple(method.config.input_size))
     if x.ndim == 3:
         x = x[None]
     dev = next(model.parameters()).device
-    logits = method.forward(model, x.to(dev)).logits
-    return torch.softmax(upsample_logits(logits, size), dim=1).cpu()  # thesis eq. (3.1)
+    output = method.forward(model, x.to(dev))
+    return torch.softmax(upsample_logits(output.logits, size), dim=1).cpu(), output  # thesis eq. (3.1)
+
+
+def predict_masks(
+    method: Any, model: torch.nn.Module, images: np.ndarray | torch.Tensor, size: tuple[int, int]
+) -> torch.Tensor:
+    """Soft masks ``(B, K, *size)`` for images ``(B, 3, H, W)`` in [0, 1] (resized to the input size)."""
+    return predict(method, model, images, size)[0]
 
 
 @dataclass
@@ -379,10 +387,7 @@ def segment_stills(
             for j, img in enumerate(imgs):
                 groups.setdefault(tuple(img.shape[-2:]), []).append(j)
             for size, members in groups.items():
-                x = resize_image(torch.from_numpy(np.stack([imgs[j] for j in members])), in_size)
-                with torch.no_grad():
-                    output = m.forward(model, x.to(dev))
-                probs_all = torch.softmax(upsample_logits(output.logits, size), dim=1).cpu()  # eq. (3.1)
+                probs_all, output = predict(m, model, np.stack([imgs[j] for j in members]), size)
                 recons = None
                 if recon and output.recon is not None:
                     recons = resize_image(output.recon.detach().float().cpu().clamp(0, 1), size)
