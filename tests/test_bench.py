@@ -134,3 +134,32 @@ def test_cli_bench_reports_bad_names_in_one_line(tree, tmp_path, capsys):
     assert main(["bench", "clevrtex", "--root", str(tree), "--models", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown model 'nope'" in err and "genesis-v2" in err
+
+
+def test_bench_several_training_variants_fill_each_column_from_its_own(tree, tmp_path):
+    """Table 2.3's rule: a column comes from the models trained on its variant; the transfer table has all."""
+    from spelke.bench import bench_clevrtex
+
+    res = bench_clevrtex(
+        tree, tmp_path, models=["sa"], train_variant=["camo", "full"], seeds=[0], pictures=1, overrides=TINY[:-1],
+        log=None,
+    )  # fmt: skip
+    md = res.markdown.read_text()
+    assert (tmp_path / "runs" / "slot-attention" / "camo-seed0" / "eval" / "full.json").is_file()
+    assert (tmp_path / "runs" / "slot-attention" / "full-seed0" / "eval" / "camo.json").is_file()
+    with open(tmp_path / "per_seed.csv") as f:
+        per = {(r["train_variant"], r["test_variant"]): float(r["miou"]) for r in csv.DictReader(f)}
+    assert len(per) == 4  # 2 training x 2 test variants
+    # CLEVRTEX column from the full-trained run, CAMO column from the camo-trained one
+    row = next(
+        line for line in md.splitlines() if line.startswith("| slot-attention | ") and "FG-ARI" not in line
+    )
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1]) == pytest.approx(per["full", "full"], abs=0.006)
+    assert float(cells[3]) == pytest.approx(per["camo", "camo"], abs=0.006)
+    assert (
+        "### Transfer" in md and "| slot-attention | CAMO |" in md and "| slot-attention | CLEVRTEX |" in md
+    )
+    assert "| slot-attention | CAMO | CPU" in md  # compute rows per training variant
+    # one picture per test variant, from the run its column uses
+    assert sorted(p.name for p in res.pictures) == ["slot-attention-camo.png", "slot-attention-full.png"]

@@ -1016,7 +1016,12 @@ def bench_clevrtex_cmd(
     ] = None,
     train_variant: Annotated[
         str,
-        typer.Option("--train-variant", help="Variant to train on (full, clevr, pbg, vbg, grassbg, ...)."),
+        typer.Option(
+            "--train-variant",
+            help="Variant(s) to train on (full, clevr, pbg, vbg, grassbg, ...); several, comma-separated "
+            "(clevr,full), fill each table column from the models trained on that column's variant, as "
+            "thesis Table 2.3 does.",
+        ),
     ] = "full",
     test_variants: Annotated[
         list[str] | None,
@@ -1044,7 +1049,7 @@ def bench_clevrtex_cmd(
         bool, typer.Option("--resume/--no-resume", help="Continue runs from their last checkpoint.")
     ] = True,
 ) -> None:
-    """Train ClevrTex zoo models on one variant and evaluate them on the test split of every variant.
+    """Train ClevrTex zoo models on one variant (or several) and evaluate them on the test split of every variant.
 
     For each model and seed: train (resumable), segment each test split (label maps and
     reconstructions), score it with the clevrtex protocol. Writes OUT/results.md (thesis Tables 2.3,
@@ -1063,7 +1068,7 @@ def bench_clevrtex_cmd(
         root,
         out,
         models=_names(models) or ["slot-attention"],
-        train_variant=train_variant,
+        train_variant=[v.strip() for v in train_variant.split(",") if v.strip()],
         test_variants=_names(test_variants) or None,
         preset=preset,
         seeds=seed_list,
