@@ -18,6 +18,7 @@ Masks are predicted at the config's input size and upsampled bilinearly to each 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -292,17 +293,25 @@ def _check_manifest(out: Path, identity: dict[str, Any], overwrite: bool) -> Non
     write_json(man_path, {"identity": identity, "complete": False})
 
 
-def _identity(checkpoint: Any, tta_steps: int) -> dict[str, Any]:
-    """What makes predictions differ: the checkpoint's content (hash) and the adaptation steps."""
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    """The file's SHA-256 (cached by path, size, modification time and inode: a bench scores one
+    checkpoint on several test splits; a rewritten file is hashed again)."""
     import hashlib
 
     h = hashlib.sha256()
-    with open(checkpoint, "rb") as f:
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
+    return h.hexdigest()
+
+
+def _identity(checkpoint: Any, tta_steps: int) -> dict[str, Any]:
+    """What makes predictions differ: the checkpoint's content (hash) and the adaptation steps."""
+    st = os.stat(checkpoint)
     return {
         "checkpoint": str(checkpoint),
-        "sha256": h.hexdigest()[:16],
+        "sha256": _sha256(os.path.realpath(checkpoint), st.st_size, st.st_mtime_ns, st.st_ino)[:16],
         "tta_steps": int(tta_steps),
         # version of the adaptation rule: 2 = batch-norm statistics frozen during adaptation
         "tta_rule": 2 if tta_steps else None,

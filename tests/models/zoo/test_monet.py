@@ -170,7 +170,13 @@ def test_eval_mode_decodes_the_posterior_mean():
     with torch.no_grad():
         a, b = model(image), model(image)
     torch.testing.assert_close(a.recon, b.recon)
-    torch.testing.assert_close(a.slots, a.extras["z_mu"])
+    # in training mode the latents are sampled, so the same image decodes differently: eval's determinism
+    # is the posterior mean's, not a model that ignores its noise
+    model.train()
+    with torch.no_grad():
+        c, d = model(image), model(image)
+    assert not torch.allclose(c.recon, d.recon)
+    torch.testing.assert_close(c.extras["z_mu"], a.extras["z_mu"])  # the mean does not depend on the mode
 
 
 def test_bad_inputs_fail_with_clear_errors():
