@@ -222,3 +222,18 @@ def test_train_lrtl_with_tracks_and_ema(tree, tmp_path):
     raw = torch.load(tmp_path / "lrtl" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     diffs = [not torch.equal(raw[f"model.{k}"], sd[k]) for k in sd if sd[k].is_floating_point()]
     assert any(diffs)  # the average lags the raw weights
+
+
+def test_image_frames_cache_keeps_to_its_byte_budget():
+    from spelke.engine.data import ImageFrames
+
+    images = torch.rand(10, 3, 8, 8)
+    one = 3 * 8 * 8 * 4  # bytes of one float32 image
+    frames = ImageFrames(images, (8, 8), cache_bytes=3 * one)
+    for i in range(10):
+        torch.testing.assert_close(frames[i]["image"], images[i])
+    assert list(frames._images) == [7, 8, 9] and frames._cached_bytes == 3 * one
+    frames.image(7)  # a read makes it the most recent: 8 goes next
+    frames.image(0)
+    assert list(frames._images) == [9, 7, 0]
+    assert ImageFrames(images, (8, 8), cache_images=False).image(3).shape == (3, 8, 8)
