@@ -261,15 +261,13 @@ class GECO(nn.Module):
         """GECO Alg. 1: the moving average, then λ (training mode and past the warm-up only)."""
         if not self.training or not self.active(step):
             return
+        # tensor ops only (no .item()): a GPU step does not wait for the host here
         c = constraint.detach().to(self.constraint_ema.dtype)
-        if int(self.num_updates) == 0:
-            self.constraint_ema.copy_(c)
-        else:
-            a = self.config.alpha
-            self.constraint_ema.mul_(a).add_((1.0 - a) * c)
+        a = self.config.alpha
+        first = self.num_updates == 0  # the first update starts the average at the constraint itself
+        self.constraint_ema.copy_(torch.where(first, c, a * self.constraint_ema + (1.0 - a) * c))
         speed = self.config.speed
-        if float(self.constraint_ema) < 0:
-            speed = speed * self.config.speedup
+        speed = torch.where(self.constraint_ema < 0, speed * self.config.speedup, speed)
         lo, hi = self._to_raw(self.config.minimum), self._to_raw(self.config.maximum)
         self.raw.add_(speed * self.constraint_ema).clamp_(lo, hi)
         self.num_updates.add_(1)

@@ -81,7 +81,7 @@ def check_image_batch(image: torch.Tensor, image_size: tuple[int, int], name: st
             f"{name} input image must be a float tensor in [0, 1], got dtype {image.dtype}; "
             "divide uint8 images by 255"
         )
-    lo, hi = float(image.detach().min()), float(image.detach().max())
+    lo, hi = torch.stack(torch.aminmax(image.detach())).float().tolist()  # one host sync, not two
     if lo < -1e-3 or hi > 1 + 1e-3:
         raise ShapeError(
             f"{name} input image must hold values in [0, 1], got range [{lo:.3g}, {hi:.3g}]; "
