@@ -54,6 +54,15 @@ def test_bench_end_to_end_writes_the_tables(tree, tmp_path, capsys):
     sa = next(line for line in md.splitlines() if line.startswith("| slot-attention | ") and "±" in line)
     assert sa.count("±") == 4  # mean ± std over the two seeds in each cell
     assert "| slot-attention | shape | cube |" in md and "Table 2.2 layout" in md
+    # the references that learn nothing fill every column, without MSE
+    one = next(line for line in md.splitlines() if line.startswith("| one segment | "))
+    assert one.count(" - ") == 2 and "K-means colour+position (k=3)" in md
+    with open(out / "per_seed.csv") as f:
+        refs = {(r["model"], r["test_variant"]): r for r in csv.DictReader(f) if not r["train_variant"]}
+    assert set(refs) == {
+        (m, v) for m in ("one segment", "K-means colour+position (k=3)") for v in ("full", "camo")
+    }
+    assert float(refs["one segment", "full"]["fg_ari"]) == pytest.approx(0.0, abs=1e-6)  # one segment: ARI 0
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == [
@@ -148,18 +157,28 @@ def test_bench_several_training_variants_fill_each_column_from_its_own(tree, tmp
     assert (tmp_path / "runs" / "slot-attention" / "camo-seed0" / "eval" / "full.json").is_file()
     assert (tmp_path / "runs" / "slot-attention" / "full-seed0" / "eval" / "camo.json").is_file()
     with open(tmp_path / "per_seed.csv") as f:
-        per = {(r["train_variant"], r["test_variant"]): float(r["miou"]) for r in csv.DictReader(f)}
-    assert len(per) == 4  # 2 training x 2 test variants
-    # CLEVRTEX column from the full-trained run, CAMO column from the camo-trained one
-    row = next(
-        line for line in md.splitlines() if line.startswith("| slot-attention | ") and "FG-ARI" not in line
-    )
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert float(cells[1]) == pytest.approx(per["full", "full"], abs=0.006)
-    assert float(cells[3]) == pytest.approx(per["camo", "camo"], abs=0.006)
+        per = {(r["train_variant"], r["test_variant"]) for r in csv.DictReader(f) if r["train_variant"]}
+    assert per == {(t, v) for t in ("camo", "full") for v in ("camo", "full")}
     assert (
         "### Transfer" in md and "| slot-attention | CAMO |" in md and "| slot-attention | CLEVRTEX |" in md
     )
     assert "| slot-attention | CAMO | CPU" in md  # compute rows per training variant
     # one picture per test variant, from the run its column uses
     assert sorted(p.name for p in res.pictures) == ["slot-attention-camo.png", "slot-attention-full.png"]
+
+
+def test_table_columns_come_from_their_own_training_variant():
+    from spelke.bench import _source, _table
+
+    def row(model, train, test, value):
+        return {"model": model, "train_variant": train, "test_variant": test, "metric": "miou", "attribute": "",
+                "value": "", "mean": value, "std": 0.0, "n": 1}  # fmt: skip
+
+    rows = [row("sa", "clevr", "clevr", 11.0), row("sa", "clevr", "full", 12.0), row("sa", "full", "clevr", 21.0),
+            row("sa", "full", "full", 22.0), row("sa", "full", "camo", 23.0), row("sa", "clevr", "camo", 13.0),
+            row("ref", "", "clevr", 1.0), row("ref", "", "full", 2.0)]  # fmt: skip
+    md = _table("t", rows, ["sa", "ref"], ["clevr", "full", "camo"], [("miou", "mIoU", 1)], ["clevr", "full"])
+    assert "| sa | 11.0 | 22.0 | 23.0 |" in md  # CLEVR from CLEVR-trained; CLEVRTEX, CAMO from full-trained
+    assert "| ref | 1.0 | 2.0 | - |" in md  # references fill every column they were scored on
+    assert _source("camo", ["clevr", "pbg"]) == "clevr"  # no full: the first training variant
+    assert _source("pbg", ["full", "pbg"]) == "pbg"

@@ -156,6 +156,7 @@ def bench_clevrtex(
     eval_size: int | None = None,
     resize: bool = False,
     pictures: int = 4,
+    baselines: bool = True,
     device: str = "auto",
     resume: bool = True,
     train_progress: bool = False,
@@ -180,6 +181,9 @@ def bench_clevrtex(
         eval_size: the protocol's image size (default: the model's input size; the thesis: 128).
         resize: allow test images of another size than the model's input (see the module doc).
         pictures: test images per decomposition picture (0: none).
+        baselines: also score two references that learn nothing, on every test split: one segment for the
+            whole image, and K-means on colour and position with as many clusters as the models' slots
+            (at the first model's protocol size).
         device: ``auto`` (a GPU when there is one), ``cpu`` or ``cuda``.
         resume: continue runs from their last checkpoint (False: retrain from scratch).
         train_progress: show the engine's progress bar.
@@ -333,9 +337,42 @@ def bench_clevrtex(
             f"{compute[-1]['infer_batch']}, peak {compute[-1]['peak_mb']:.0f} MB"
         )
 
+    # -- references that learn nothing (train_variant "": they fill every column) ------------------
+    refs: list[str] = []
+    if baselines:
+        k = max(int(methods[n, trains[0]].config.num_slots) for n in names)
+        size = int(eval_size or methods[names[0], trains[0]].config.input_size[0])
+        for label, kind in (("one segment", "one-segment"), (f"K-means colour+position (k={k})", "kmeans")):
+            refs.append(label)
+            for v in tests:
+                test_ds = create_dataset("clevrtex", root=root, split="test", variant=v, size=size)
+                pred = out / "baselines" / f"{kind}-k{k}" / f"{v}-{size}"
+                made = _baseline(kind, test_ds, pred, k)
+                result = _evaluate(pred, root, v, size)
+                s = result.summary
+                per_seed.append(
+                    {"model": label, "seed": 0, "train_variant": "", "test_variant": v,
+                     "images": int(s.get("images", 0)), "miou": 100 * s.get("miou", math.nan),
+                     "fg_ari": 100 * s.get("fg_ari", math.nan), "mse": s.get("mse", math.nan)}
+                )  # fmt: skip
+                for a in result.tables.get("per_attribute", []):
+                    if a.get("attribute") in ATTRIBUTES and "obj_iou" in a:
+                        attrs.append(
+                            {"model": label, "seed": 0, "train_variant": "", "test_variant": v,
+                             "attribute": a["attribute"], "value": str(a["value"]), "obj_iou": 100 * a["obj_iou"],
+                             "objects": a["objects"], "obj_mse": math.nan}
+                        )  # fmt: skip
+                say(
+                    f"    {label} on {v}: {made} made; mIoU {per_seed[-1]['miou']:.2f}  "
+                    f"FG-ARI {per_seed[-1]['fg_ari']:.2f}"
+                )
+
     # -- reduce over seeds -------------------------------------------------------------------------
     rows: list[dict[str, Any]] = []
-    for name, train_key, v in ((n, t, v) for n in names for t in trains for v in tests):
+    triples = [(n, t, v) for n in names for t in trains for v in tests] + [
+        (r, "", v) for r in refs for v in tests
+    ]
+    for name, train_key, v in triples:
         got = [r for r in per_seed if r["model"] == name and r["train_variant"] == train_key
                and r["test_variant"] == v]  # fmt: skip
         summ = summarise_seeds([{k: r[k] for k in ("miou", "fg_ari", "mse")} for r in got])
@@ -361,6 +398,7 @@ def bench_clevrtex(
         "train_variants": trains,
         "test_variants": tests,
         "models": names,
+        "baselines": refs,
         "seeds": seeds,
         "preset": preset or "paper",
         "overrides": list(overrides or []),
@@ -382,7 +420,7 @@ def bench_clevrtex(
     from spelke.data.io import atomic_write
 
     with atomic_write(md, "w") as f:
-        f.write(_markdown(meta, rows, compute, tests, names, picture_paths, out))
+        f.write(_markdown(meta, rows, compute, tests, [*names, *refs], picture_paths, out))
     seconds = time.perf_counter() - t_start
     say(f"wrote {md}, {out / 'results.csv'} and {len(picture_paths)} picture(s) in {seconds:.1f} s")
     return BenchResult(out, md, out / "results.csv", rows, compute, picture_paths, seconds)
@@ -425,6 +463,30 @@ def _segment(
         resize=resize, device=dev,
     )  # fmt: skip
     return rep
+
+
+def _baseline(kind: str, ds: Any, pred: Path, k: int) -> int:
+    """Label maps of a reference that learns nothing for every image of ``ds`` into ``pred/predictions``
+    (``one-segment``: the whole image one segment; ``kmeans``: K-means on colour and position, seed 0);
+    images already written are kept. Returns how many were made."""
+    import numpy as np
+
+    from spelke.data.io import write_label_map
+    from spelke.methods.baselines import kmeans_colour_position
+
+    made = 0
+    for i, name in enumerate(ds.names):
+        path = pred / "predictions" / f"{name}.png"
+        if path.is_file():
+            continue
+        img = np.asarray(ds.image(i), dtype=np.float32)
+        if kind == "one-segment":
+            labels = np.ones(img.shape[1:], np.int64)
+        else:
+            labels = kmeans_colour_position(img, k, seed=0).astype(np.int64) + 1
+        write_label_map(path, labels)
+        made += 1
+    return made
 
 
 def _evaluate(pred: Path, root: Path, variant: str, size: int) -> Any:
@@ -554,7 +616,7 @@ def _table(title: str, rows: list[dict[str, Any]], names: list[str], variants: l
         for v in variants:
             src = _source(v, trains)
             for metric, _, digits in metrics:
-                st = next((r for r in rows if r["model"] == name and r["train_variant"] == src
+                st = next((r for r in rows if r["model"] == name and r["train_variant"] in (src, "")
                            and r["test_variant"] == v and r["metric"] == metric and not r["attribute"]),
                           None)  # fmt: skip
                 cells.append(_cell(st, digits))
@@ -609,7 +671,13 @@ def _markdown(meta: dict[str, Any], rows: list[dict[str, Any]], compute: list[di
         f"torch {meta['torch_version']}, {meta['date']}.",
         "",
         f"mIoU and FG-ARI in %, MSE the per-image sum of squared errors over 3 x H x W (the thesis' scale at "
-        f"128 x 128); {'mean ± sample standard deviation over ' + str(len(seeds)) + ' seeds' if len(seeds) > 1 else 'one seed'}.",
+        f"128 x 128); {'mean ± sample standard deviation over ' + str(len(seeds)) + ' seeds' if len(seeds) > 1 else 'one seed'}."
+        + (
+            f" {' and '.join(meta['baselines'])}: references that learn nothing (one run; no "
+            "reconstruction, so no MSE)."
+            if meta.get("baselines")
+            else ""
+        ),
         "",
     ]
     if t23:
@@ -625,7 +693,8 @@ def _markdown(meta: dict[str, Any], rows: list[dict[str, Any]], compute: list[di
         parts.append(_table("Table B.2 layout: FG-ARI (%) ↑ and mIoU (%) ↑", rows, names, t24,
                             [("fg_ari", "FG-ARI", 2), ("miou", "mIoU", 2)], trains))  # fmt: skip
     if len(trains) > 1:
-        parts.append(_transfer_table(rows, names, trains, [v for v in VARIANT_ORDER if v in tests]))
+        models = list(meta["models"])
+        parts.append(_transfer_table(rows, models, trains, [v for v in VARIANT_ORDER if v in tests]))
     parts.append(_attribute_table(rows, names, [v for v in VARIANT_ORDER if v in tests], trains))
     parts.append(_compute_table(compute))
     if pictures:
@@ -653,7 +722,7 @@ def _attribute_table(
             for value in values:
                 cells = [name, attr, value]
                 for v in variants:
-                    st = next((r for r in rows if r["model"] == name and r["train_variant"] == _source(v, trains)
+                    st = next((r for r in rows if r["model"] == name and r["train_variant"] in (_source(v, trains), "")
                                and r["test_variant"] == v and r["attribute"] == attr and r["value"] == value),
                               None)  # fmt: skip
                     cells.append(_cell(st, 2))

@@ -1044,6 +1044,13 @@ def bench_clevrtex_cmd(
         bool, typer.Option("--resize", help="Allow test images of another size than the model's input.")
     ] = False,
     pictures: Annotated[int, typer.Option("--pictures", help="Test images per decomposition picture.")] = 4,
+    baselines: Annotated[
+        bool,
+        typer.Option(
+            "--baselines/--no-baselines",
+            help="Also score one segment and K-means on colour and position (references that learn nothing).",
+        ),
+    ] = True,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     resume: Annotated[
         bool, typer.Option("--resume/--no-resume", help="Continue runs from their last checkpoint.")
@@ -1076,6 +1083,7 @@ def bench_clevrtex_cmd(
         eval_size=eval_size,
         resize=resize,
         pictures=pictures,
+        baselines=baselines,
         device=device,
         resume=resume,
         train_progress=err_console.is_terminal or bool(os.environ.get("SPELKE_PROGRESS")),
