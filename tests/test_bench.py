@@ -182,3 +182,28 @@ def test_table_columns_come_from_their_own_training_variant():
     assert "| ref | 1.0 | 2.0 | - |" in md  # references fill every column they were scored on
     assert _source("camo", ["clevr", "pbg"]) == "clevr"  # no full: the first training variant
     assert _source("pbg", ["full", "pbg"]) == "pbg"
+
+
+def test_bench_no_train_gathers_finished_runs_and_says_what_it_skipped(tree, tmp_path):
+    from spelke.bench import bench_clevrtex
+
+    bench_clevrtex(
+        tree, tmp_path, models=["sa"], seeds=[0], pictures=0, baselines=False, overrides=TINY[:-1], log=None
+    )
+    lines: list[str] = []
+    res = bench_clevrtex(
+        tree, tmp_path, models=["sa"], seeds=[0, 1], pictures=0, baselines=False, overrides=TINY[:-1],
+        train_missing=False, log=lines.append,
+    )  # fmt: skip
+    assert not (tmp_path / "runs" / "slot-attention" / "full-seed1").exists()  # nothing trained
+    assert sum("skipped: not finished" in line for line in lines) == 1
+    miou = next(r for r in res.rows if r["test_variant"] == "full" and r["metric"] == "miou")
+    assert miou["n"] == 1
+    assert "(n=1)" in res.markdown.read_text()  # a cell with fewer seeds than asked for says so
+    # other settings than the finished run's: skipped too
+    lines.clear()
+    bench_clevrtex(
+        tree, tmp_path, models=["sa"], seeds=[0], pictures=0, baselines=False,
+        overrides=[*TINY[:-1], "max_steps=3"], train_missing=False, log=lines.append,
+    )  # fmt: skip
+    assert sum("skipped: not finished" in line for line in lines) == 1

@@ -159,6 +159,7 @@ def bench_clevrtex(
     baselines: bool = True,
     device: str = "auto",
     resume: bool = True,
+    train_missing: bool = True,
     train_progress: bool = False,
     log: LogFn | None = print,
 ) -> BenchResult:
@@ -186,6 +187,10 @@ def bench_clevrtex(
             (at the first model's protocol size).
         device: ``auto`` (a GPU when there is one), ``cpu`` or ``cuda``.
         resume: continue runs from their last checkpoint (False: retrain from scratch).
+        train_missing: False: train nothing; score the runs that are finished with these settings and
+            skip (with a line in the log) those that are missing or unfinished. For gathering runs
+            trained by separate calls (one per core or per cluster task); cells then reduce over the
+            seeds that exist, and say how many.
         train_progress: show the engine's progress bar.
         log: called with one line per stage (None: silent).
 
@@ -257,6 +262,7 @@ def bench_clevrtex(
     attrs: list[dict[str, Any]] = []
     compute: list[dict[str, Any]] = []
     picture_paths: list[Path] = []
+    drawn: dict[tuple[str, str], bool] = {}  # (model, test variant) -> picture made
     n_runs = len(names) * len(trains) * len(seeds)
     k_run = 0
     for name, train_key in ((n, t) for n in names for t in trains):
@@ -272,22 +278,29 @@ def bench_clevrtex(
                 f"[{k_run}/{n_runs}] train {name} seed {seed} on {train_key} ({len(train_ds)} images, "
                 f"{m.config.max_steps} steps, batch {m.config.batch_size}) -> {run}"
             )
-            if not resume:  # retrained from scratch: the time of an earlier run no longer counts
-                (run / "bench_timing.json").unlink(missing_ok=True)
-            if dev.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(dev)
-            res = train(
-                m,
-                train_ds,
-                run,
-                seed=seed,
-                resume=resume,
-                progress=train_progress,
-                accelerator=accelerator,
-                inputs={"dataset": "clevrtex", "root": str(root), "split": "train", "variant": train_key},
-            )
+            if train_missing:
+                if not resume:  # retrained from scratch: an earlier run's time no longer counts
+                    (run / "bench_timing.json").unlink(missing_ok=True)
+                if dev.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(dev)
+                res = train(
+                    m,
+                    train_ds,
+                    run,
+                    seed=seed,
+                    resume=resume,
+                    progress=train_progress,
+                    accelerator=accelerator,
+                    inputs={"dataset": "clevrtex", "root": str(root), "split": "train", "variant": train_key},
+                )
+            else:
+                res = _finished(run, m)
+                if res is None:
+                    say("    skipped: not finished with these settings, and training is off")
+                    continue
             timing = _update_timing(run, res.steps, res.seconds, _peak_memory_mb(dev), dev)
             times.append(timing)
+            last_weights = res.weights
             say(
                 f"    trained to step {res.steps} ({timing['train_seconds']:.1f} s in total); "
                 + ", ".join(
@@ -325,11 +338,14 @@ def bench_clevrtex(
                     f"    {v}: {rep.frames} segmented, {rep.skipped} reused; mIoU {row['miou']:.2f}  "
                     f"FG-ARI {row['fg_ari']:.2f}  MSE {row['mse']:.1f}  ({row['images']} images)"
                 )
-                if pictures > 0 and seed == seeds[0] and _source(v, trains) == train_key:
-                    p = out / "pictures" / f"{name}-{v}.png"
+                if pictures > 0 and not drawn.get((name, v)) and _source(v, trains) == train_key:
+                    drawn[name, v] = True
+                    p = out / "pictures" / f"{name}-{v}.png"  # the first seed that ran
                     _picture(res.weights, test_ds, p, name, pictures, dev)
                     picture_paths.append(p)
-        infer = _inference_time(m, res.weights, train_ds, dev)
+        if not times:  # no finished run of this model on this variant
+            continue
+        infer = _inference_time(m, last_weights, train_ds, dev)
         compute.append(_compute_row(name, train_key, m, times, infer, dev))
         say(
             f"    compute: {compute[-1]['train_seconds']:.1f} s training, "
@@ -428,6 +444,22 @@ def bench_clevrtex(
 
 # ----------------------------------------------------------------------------------------------------------
 # Stages
+
+
+def _finished(run: Path, m: Any) -> Any:
+    """The run's result when its exported weights exist and were trained with ``m``'s settings, else None."""
+    from spelke.engine.checkpoint import load_checkpoint
+    from spelke.engine.trainer import TrainResult
+
+    weights = run / "checkpoints" / "final.pt"
+    if not weights.is_file():
+        return None
+    header, _ = load_checkpoint(weights)
+    if header.get("method") != m.name or header.get("config") != m.config_dict():
+        return None
+    timing = read_json(run / "bench_timing.json") if (run / "bench_timing.json").is_file() else {}
+    steps = int(timing.get("steps", m.config.max_steps))
+    return TrainResult(run, weights, steps, 0.0)
 
 
 def _update_timing(
@@ -608,7 +640,7 @@ def _source(test: str, trains: list[str]) -> str:
 
 
 def _table(title: str, rows: list[dict[str, Any]], names: list[str], variants: list[str],
-           metrics: list[tuple[str, str, int]], trains: list[str]) -> str:  # fmt: skip
+           metrics: list[tuple[str, str, int]], trains: list[str], n_seeds: int = 1) -> str:  # fmt: skip
     head = ["Model"] + [f"{VARIANT_TITLES[v]} {label}" for v in variants for _, label, _ in metrics]
     lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in names:
@@ -619,7 +651,8 @@ def _table(title: str, rows: list[dict[str, Any]], names: list[str], variants: l
                 st = next((r for r in rows if r["model"] == name and r["train_variant"] in (src, "")
                            and r["test_variant"] == v and r["metric"] == metric and not r["attribute"]),
                           None)  # fmt: skip
-                cells.append(_cell(st, digits))
+                short = st is not None and st["train_variant"] and 0 < st.get("n", 0) < n_seeds
+                cells.append(_cell(st, digits) + (f" (n={st['n']})" if short else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -682,16 +715,16 @@ def _markdown(meta: dict[str, Any], rows: list[dict[str, Any]], compute: list[di
     ]
     if t23:
         parts.append(_table("Table 2.3 layout: mIoU (%) ↑ and MSE ↓", rows, names, t23,
-                            [("miou", "mIoU", 2), ("mse", "MSE", 0)], trains))  # fmt: skip
+                            [("miou", "mIoU", 2), ("mse", "MSE", 0)], trains, len(seeds)))  # fmt: skip
     if t24:
         parts.append(_table("Table 2.4 layout: mIoU (%) ↑ and MSE ↓", rows, names, t24,
-                            [("miou", "mIoU", 2), ("mse", "MSE", 0)], trains))  # fmt: skip
+                            [("miou", "mIoU", 2), ("mse", "MSE", 0)], trains, len(seeds)))  # fmt: skip
     if t23:
         parts.append(_table("Table B.1 layout: FG-ARI (%) ↑ and mIoU (%) ↑", rows, names, t23,
-                            [("fg_ari", "FG-ARI", 2), ("miou", "mIoU", 2)], trains))  # fmt: skip
+                            [("fg_ari", "FG-ARI", 2), ("miou", "mIoU", 2)], trains, len(seeds)))  # fmt: skip
     if t24:
         parts.append(_table("Table B.2 layout: FG-ARI (%) ↑ and mIoU (%) ↑", rows, names, t24,
-                            [("fg_ari", "FG-ARI", 2), ("miou", "mIoU", 2)], trains))  # fmt: skip
+                            [("fg_ari", "FG-ARI", 2), ("miou", "mIoU", 2)], trains, len(seeds)))  # fmt: skip
     if len(trains) > 1:
         models = list(meta["models"])
         parts.append(_transfer_table(rows, models, trains, [v for v in VARIANT_ORDER if v in tests]))

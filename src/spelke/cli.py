@@ -1055,6 +1055,14 @@ def bench_clevrtex_cmd(
     resume: Annotated[
         bool, typer.Option("--resume/--no-resume", help="Continue runs from their last checkpoint.")
     ] = True,
+    train_missing: Annotated[
+        bool,
+        typer.Option(
+            "--train/--no-train",
+            help="--no-train: train nothing; score the runs already finished with these settings (gather "
+            "runs trained by separate calls) and skip the rest.",
+        ),
+    ] = True,
 ) -> None:
     """Train ClevrTex zoo models on one variant (or several) and evaluate them on the test split of every variant.
 
@@ -1086,6 +1094,7 @@ def bench_clevrtex_cmd(
         baselines=baselines,
         device=device,
         resume=resume,
+        train_missing=train_missing,
         train_progress=err_console.is_terminal or bool(os.environ.get("SPELKE_PROGRESS")),
         log=lambda msg: console.print(msg, highlight=False, soft_wrap=True),
     )
