@@ -691,12 +691,12 @@ def _markdown(meta: dict[str, Any], rows: list[dict[str, Any]], compute: list[di
         + " training splits; in the thesis-layout tables each column comes from the models trained on "
         "its own variant when there are some, else from those trained on "
         f"{VARIANT_TITLES[_source('', trains)]} (as Table 2.3: CLEVR from CLEVR-trained models, the rest "
-        "from CLEVRTEX-trained ones); the transfer table has every pairing"
+        "from CLEVRTEX-trained ones), and the transfer table has every pairing"
     )
     parts = [
         "# ClevrTex benchmark",
         "",
-        f"{trained}, seeds {', '.join(map(str, seeds))}, preset `{meta['preset']}`"
+        f"{trained}. Seeds {', '.join(map(str, seeds))}, preset `{meta['preset']}`"
         + (f", overrides `{' '.join(meta['overrides'])}`" if meta["overrides"] else "")
         + f"; scored with the `clevrtex` protocol on the test splits at {' / '.join(f'{s}x{s}' for s in sizes)}"
         + (" (predictions resized)" if meta["resize"] else "")
@@ -706,8 +706,8 @@ def _markdown(meta: dict[str, Any], rows: list[dict[str, Any]], compute: list[di
         f"mIoU and FG-ARI in %, MSE the per-image sum of squared errors over 3 x H x W (the thesis' scale at "
         f"128 x 128); {'mean ± sample standard deviation over ' + str(len(seeds)) + ' seeds' if len(seeds) > 1 else 'one seed'}."
         + (
-            f" {' and '.join(meta['baselines'])}: references that learn nothing (one run; no "
-            "reconstruction, so no MSE)."
+            f" References that learn nothing (one run; no reconstruction, so no MSE): "
+            f"{' and '.join(meta['baselines'])}."
             if meta.get("baselines")
             else ""
         ),
