@@ -297,7 +297,9 @@ def test_presets_are_valid_and_small():
         assert "cpu" in list_presets(name)
         m = create_method(name, preset="cpu")
         c = m.config
-        assert tuple(c.input_size) == (64, 64) and c.batch_size <= 16 and c.max_steps <= 5000
+        assert (
+            tuple(c.input_size) == (64, 64) and c.batch_size <= 16 and c.max_steps <= 6000
+        )  # Slot Attention needs 6k (docs/results.md)
         assert dataclasses.asdict(c)["model_options"]  # smaller widths than the paper's
 
 
