@@ -275,7 +275,8 @@ def bench_clevrtex(
             k_run += 1
             run = out / "runs" / name / f"{train_key}-seed{seed}"
             say(
-                f"[{k_run}/{n_runs}] train {name} seed {seed} on {train_key} ({len(train_ds)} images, "
+                f"[{k_run}/{n_runs}] {'train' if train_missing else 'score'} {name} seed {seed} on {train_key} "
+                f"({len(train_ds)} images, "
                 f"{m.config.max_steps} steps, batch {m.config.batch_size}) -> {run}"
             )
             if train_missing:
