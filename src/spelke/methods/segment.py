@@ -253,23 +253,30 @@ def segment(
             write_image(out / "overlays" / seq / f"{names[todo[0]]}.jpg", gif[0])
         rep.sequences += 1
     rep.seconds = time.perf_counter() - t0
-    write_json(
-        out / "segment_manifest.json",
-        {
-            "identity": identity,
-            "complete": True,
-            "checkpoint": str(checkpoint),
-            "method": m.name,
-            "source": str(getattr(ds, "root", source)),
-            "sequences": len(seqs),
-            "frames": total,
-            "merge_features": getattr(m.config, "merge_features", None) or "colour (fallback)",
-            "foreground": getattr(m.config, "foreground", None),
-            "tta_steps": tta_steps,
-            "spelke_version": __version__,
-        },
+    _finish_manifest(
+        out,
+        identity,
+        checkpoint,
+        m.name,
+        source=str(getattr(ds, "root", source)),
+        sequences=len(seqs),
+        frames=total,
+        merge_features=getattr(m.config, "merge_features", None) or "colour (fallback)",
+        foreground=getattr(m.config, "foreground", None),
+        tta_steps=tta_steps,
     )
     return rep
+
+
+def _finish_manifest(
+    out: Path, identity: dict[str, Any], checkpoint: Any, method: str, **fields: Any
+) -> None:
+    """Mark the predictions in ``out`` complete (the counterpart of :func:`_check_manifest`)."""
+    write_json(
+        out / "segment_manifest.json",
+        {"identity": identity, "complete": True, "checkpoint": str(checkpoint), "method": method, **fields,
+         "spelke_version": __version__},
+    )  # fmt: skip
 
 
 def _check_manifest(out: Path, identity: dict[str, Any], overwrite: bool) -> None:
@@ -419,17 +426,7 @@ def segment_stills(
                         progress(rep.frames + rep.skipped, len(names), n)
     rep.sequences = 1
     rep.seconds = time.perf_counter() - t0
-    write_json(
-        out / "segment_manifest.json",
-        {
-            "identity": identity,
-            "complete": True,
-            "checkpoint": str(checkpoint),
-            "method": m.name,
-            "images": len(names),
-            "spelke_version": __version__,
-        },
-    )
+    _finish_manifest(out, identity, checkpoint, m.name, images=len(names))
     return rep
 
 
