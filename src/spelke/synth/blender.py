@@ -346,7 +346,9 @@ class Renderer:
     Examples:
         >>> from spelke.synth.scene import sample_scene  # doctest: +SKIP
         >>> r = Renderer(RenderSettings(size=(48, 48), samples=4))  # doctest: +SKIP
-        >>> out = r.render_scene(sample_scene("full", 0))  # doctest: +SKIP
+        >>> r.reset(); r.build(sample_scene("full", 0))  # doctest: +SKIP
+        >>> out = r.render(Path("scene.png"))  # a RenderResult: image and passes  # doctest: +SKIP
+        >>> r.close()  # doctest: +SKIP
     """
 
     def __init__(self, settings: RenderSettings | None = None) -> None:
