@@ -50,7 +50,8 @@ class DemoConfig:
         samples: Cycles samples per pixel (denoised).
         minutes: wall-clock budget of the whole run; training gets what generation leaves.
         seed: seed of every random choice.
-        ppmp_share: share of the training time for PPMP (the rest for GWM).
+        ppmp_share: share of the training time for PPMP; GWM gets the rest, and PPMP also what GWM leaves
+            unused (its preset caps its steps).
         kmeans_k: clusters of the multi-object K-means baselines.
         min_steps: at least this many training steps per method, whatever the budget.
         tta_steps: GWM's test-time adaptation steps per held-out clip (thesis App. C.3.1: 20).
@@ -207,6 +208,11 @@ def _step_seconds(method: Any, dataset: Any, seed: int, steps: int = 3) -> float
     return float(np.median(times[1:]))
 
 
+def _steps_for(seconds: float, per_step: float, min_steps: int, max_steps: int) -> int:
+    """Training steps that fit in ``seconds`` at ``per_step`` seconds each, within [min_steps, max_steps]."""
+    return max(min_steps, min(max_steps, int(seconds / per_step)))
+
+
 def _budget_overrides(name: str, steps: int) -> list[str]:
     """A CPU preset shortened to ``steps``: warm-up, decay and annealing scale with the run."""
     over = [f"max_steps={steps}", f"warmup_steps={max(1, min(150, steps // 10))}"]
@@ -314,17 +320,26 @@ def run_demo(
     with st.stage(
         "train", f"training PPMP and GWM on the training clips' flow ({train_budget:.0f} s in all)"
     ):
-        for name, share in (("ppmp", cfg.ppmp_share), ("gwm", 1 - cfg.ppmp_share)):
+        # GWM is planned first: its preset caps its steps, and PPMP gets whatever GWM leaves of the budget
+        plans: dict[str, int] = {}
+        left = train_budget
+        for name, share in (("gwm", 1 - cfg.ppmp_share), ("ppmp", 1.0)):
             plan_file = out / "runs" / name / "demo_plan.json"
             if plan_file.is_file():  # a run started before: keep its step count (resume, do not recalibrate)
-                steps = int(read_json(plan_file)["steps"])
+                plan = read_json(plan_file)
+                steps, per_step = int(plan["steps"]), float(plan["seconds_per_step"])
                 say(f"    {name}: {steps} steps (planned by an earlier run)")
             else:
                 base = create_method(name, "cpu", ["flow_backend=gt", f"input_size={h}x{w}"])
                 per_step = _step_seconds(base, train_ds, cfg.seed)
-                steps = max(cfg.min_steps, min(base.config.max_steps, int(share * train_budget / per_step)))
+                seconds = min(share * train_budget, left)
+                steps = _steps_for(seconds, per_step, cfg.min_steps, base.config.max_steps)
                 write_json(plan_file, {"steps": steps, "seconds_per_step": per_step})
                 say(f"    {name}: {per_step:.2f} s per step -> {steps} steps")
+            plans[name] = steps
+            left = max(left - steps * per_step, 0.0)
+        for name in ("ppmp", "gwm"):
+            steps = plans[name]
             m = create_method(
                 name, "cpu", ["flow_backend=gt", f"input_size={h}x{w}", *_budget_overrides(name, steps)]
             )
