@@ -200,6 +200,13 @@ def test_bench_no_train_gathers_finished_runs_and_says_what_it_skipped(tree, tmp
     miou = next(r for r in res.rows if r["test_variant"] == "full" and r["metric"] == "miou")
     assert miou["n"] == 1
     assert "(n=1)" in res.markdown.read_text()  # a cell with fewer seeds than asked for says so
+    # how often a run logged sample pictures does not change what it learnt: still gathered
+    lines.clear()
+    bench_clevrtex(
+        tree, tmp_path, models=["sa"], seeds=[0], pictures=0, baselines=False,
+        overrides=[*TINY[:-1], "sample_every=7"], train_missing=False, log=lines.append,
+    )  # fmt: skip
+    assert lines and not any("skipped" in line for line in lines)
     # other settings than the finished run's: skipped too
     lines.clear()
     bench_clevrtex(

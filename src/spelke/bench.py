@@ -450,13 +450,17 @@ def bench_clevrtex(
 def _finished(run: Path, m: Any) -> Any:
     """The run's result when its exported weights exist and were trained with ``m``'s settings, else None."""
     from spelke.engine.checkpoint import load_checkpoint
-    from spelke.engine.trainer import TrainResult
+    from spelke.engine.trainer import LOGGING_FIELDS, TrainResult
 
     weights = run / "checkpoints" / "final.pt"
     if not weights.is_file():
         return None
     header, _ = load_checkpoint(weights)
-    if header.get("method") != m.name or header.get("config") != m.config_dict():
+
+    def learnt(config: dict[str, Any]) -> dict[str, Any]:  # how often it logged pictures does not matter
+        return {k: v for k, v in config.items() if k not in LOGGING_FIELDS}
+
+    if header.get("method") != m.name or learnt(header.get("config") or {}) != learnt(m.config_dict()):
         return None
     timing = read_json(run / "bench_timing.json") if (run / "bench_timing.json").is_file() else {}
     steps = int(timing.get("steps", m.config.max_steps))

@@ -307,6 +307,9 @@ def _signals(frames: Any) -> dict[str, Any]:
     return {"flow": getattr(frames, "flow_backend", None), "tracks": list(tracks) if tracks else None}
 
 
+#: Fields that only say what a run logs (sample pictures); they never change what is learnt.
+LOGGING_FIELDS = ("sample_every", "sample_images")
+
 #: Fields that may change when a run is resumed (they do not change what is learnt so far).
 RESUMABLE_FIELDS = (
     "max_steps",
