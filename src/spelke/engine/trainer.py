@@ -318,8 +318,7 @@ RESUMABLE_FIELDS = (
     "merge_features",
     "merge_weights",
     "foreground",
-    "sample_every",
-    "sample_images",
+    *LOGGING_FIELDS,
 )
 
 
