@@ -85,6 +85,51 @@ def test_hflip_flips_flow_and_tracks(tree):
     pytest.fail("no flip drawn in 10 tries")
 
 
+def test_zoom_crops_frame_labels_and_flow_alike():
+    from spelke.engine.data import _zoom
+
+    h, w = 40, 60
+    yy, xx = torch.meshgrid(
+        torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
+    )
+    labels = torch.zeros(h, w, dtype=torch.long)
+    labels[10:20, 30:45] = 3  # a 10 x 15 block
+    flow = torch.stack([torch.full((h, w), 1.5), torch.full((h, w), -0.5)])  # one translation everywhere
+    image = torch.stack([xx / w, yy / h, torch.zeros(h, w)])
+    d = _zoom({"image": image, "labels": labels, "flow": flow}, 0.5, 1.0, 0.0)  # right half, top half
+    # the crop is columns 30..59 and rows 0..19, enlarged 2x: the block covers rows 20..39, columns 0..29
+    assert d["image"].shape == (3, h, w) and d["labels"].shape == (h, w) and d["flow"].shape == (2, h, w)
+    assert (d["labels"] == 3).sum() == 4 * 10 * 15
+    assert torch.equal(d["labels"][20:40, 0:30], torch.full((20, 30), 3))
+    # flow vectors are measured in the new, 2x larger pixels
+    assert torch.allclose(d["flow"][0], torch.full((h, w), 3.0)) and torch.allclose(
+        d["flow"][1], torch.full((h, w), -1.0)
+    )
+    # the image's x ramp now starts at the crop's left edge (column 30)
+    assert abs(float(d["image"][0, :, 0].mean()) - 30 / w) < 0.02
+
+
+def test_motion_frames_zoom_scales_flow_and_refuses_tracks(tree):
+    from spelke.engine.data import MotionFrames
+
+    ds = _dataset(tree)
+    plain = MotionFrames(ds, (48, 64), flow_backend="gt", gaps=(1,), seed=0)
+    zoomed = MotionFrames(ds, (48, 64), flow_backend="gt", gaps=(1,), zoom=(0.5, 0.5), seed=0)
+    a, b = plain[2], zoomed[2]
+    assert b["image"].shape == a["image"].shape and b["flow"].shape == a["flow"].shape
+    # 2x zoom: every flow vector in the crop is one of the frame's vectors, doubled
+    before = {tuple(v) for v in np.round(a["flow"].reshape(2, -1).T.numpy(), 4).tolist()}
+    after = {tuple(v) for v in np.round(b["flow"].reshape(2, -1).T.numpy() / 2, 4).tolist()}
+    assert after <= before and len(after) >= 1
+    assert not torch.equal(a["image"], b["image"])
+    with pytest.raises(ConfigError, match="does not transform point tracks"):
+        MotionFrames(
+            ds, (48, 64), flow_backend="gt", gaps=(1,), tracks=("flow-chain", "gt-test"), zoom=(0.7, 1.0)
+        )
+    with pytest.raises(ConfigError, match="two side fractions"):
+        MotionFrames(ds, (48, 64), flow_backend="gt", gaps=(1,), zoom=(0.9, 0.5))
+
+
 def test_missing_flow_names_the_command(tree):
     from spelke.engine.data import MotionFrames
 

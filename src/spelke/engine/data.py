@@ -9,7 +9,10 @@ PyTorch dataset of single frames, each with what the method's loss needs:
   new pixel size, and optionally clipped (the released GWM code clips to [-20, 20]);
 * point tracks queried in that frame (LRTL), rescaled to the input grid, and the frame ``dt`` later for
   the temporal-smoothing loss (reflected at the clip's end);
-* optional horizontal flips that flip the flow's u and the tracks' x too (LRTL App. E).
+* optional horizontal flips that flip the flow's u and the tracks' x too (LRTL App. E);
+* optional random zoom: a crop of the same random fraction of both sides of the frame, resized back to
+  the input, with the flow cropped alike and its u, v scaled by the zoom (spelke's choice for tiny training
+  sets; not in the papers).
 
 Missing signals fail early with the command that creates them.
 
@@ -76,6 +79,8 @@ class MotionFrames(torch.utils.data.Dataset):
         track_points: keep at most this many tracks per frame (random subset per draw; None: all).
         next_offset: frame offset of the second frame for LRTL's temporal loss (None: no second frame).
         hflip: draw horizontal flips with probability 0.5.
+        zoom: ``(low, high)`` side fractions of the frame to crop at random and resize back to the
+            input (e.g. ``(0.7, 1.0)``); None: no zoom. Not with tracks.
         sequences: restrict to these sequences.
         seed: seeds the random gap, flip and track-subset draws.
         cache_images: keep resized images in memory (small datasets).
@@ -94,6 +99,7 @@ class MotionFrames(torch.utils.data.Dataset):
         track_points: int | None = None,
         next_offset: int | None = None,
         hflip: bool = False,
+        zoom: tuple[float, float] | None = None,
         sequences: Sequence[str] | None = None,
         seed: int = 0,
         cache_images: bool = True,
@@ -109,6 +115,7 @@ class MotionFrames(torch.utils.data.Dataset):
         self.track_points = track_points
         self.next_offset = next_offset
         self.hflip = hflip
+        self.zoom = _check_zoom(zoom, tracks)
         self.rng = np.random.default_rng(seed)
         self.cache_images = cache_images
         self._images: OrderedDict[tuple[str, int], torch.Tensor] = OrderedDict()
@@ -236,6 +243,10 @@ class MotionFrames(torch.utils.data.Dataset):
             out.update(self._tracks(item))
         if self.hflip and self.rng.random() < 0.5:
             out = _hflip(out, self.size)
+        if self.zoom is not None:
+            s = float(self.rng.uniform(*self.zoom))
+            if s < 1.0:
+                out = _zoom(out, s, float(self.rng.random()), float(self.rng.random()))
         return out
 
     def _tracks(self, item: FrameItem) -> dict[str, Any]:
@@ -342,6 +353,48 @@ def _hflip(d: dict[str, Any], size: tuple[int, int]) -> dict[str, Any]:
         t = d["tracks"].clone()
         t[..., 0] = size[1] - 1 - t[..., 0]
         d["tracks"] = t
+    return d
+
+
+def _check_zoom(zoom: Sequence[float] | None, tracks: tuple[str, str] | None) -> tuple[float, float] | None:
+    if zoom is None:
+        return None
+    z = tuple(float(v) for v in zoom)
+    if len(z) != 2 or not 0.1 <= z[0] <= z[1] <= 1.0:
+        raise ConfigError(
+            f"zoom must be two side fractions low <= high in [0.1, 1], such as [0.7, 1.0]; got {list(zoom)}"
+        )
+    if tracks is not None:
+        raise ConfigError("zoom does not transform point tracks; leave zoom unset for methods with tracks")
+    return (z[0], z[1])
+
+
+def _crop_box(n: int, s: float, u: float) -> tuple[int, int]:
+    """Start and length of a crop of fraction ``s`` of ``n`` pixels at relative offset ``u`` in [0, 1]."""
+    length = max(1, round(s * n))
+    return round(u * (n - length)), length
+
+
+def _zoom(d: dict[str, Any], s: float, u: float, v: float) -> dict[str, Any]:
+    """Crop the same fraction ``s`` of the frame from image, labels and flow (offsets ``u``, ``v`` of the
+    free range) and resize each back to its grid; flow vectors grow by the zoom factor of each axis."""
+    d = dict(d)
+    for k in ("image", "image_next", "labels", "flow"):
+        if k not in d:
+            continue
+        x = torch.as_tensor(d[k])
+        h, w = x.shape[-2:]
+        y0, ch = _crop_box(h, s, v)
+        x0, cw = _crop_box(w, s, u)
+        crop = x[..., y0 : y0 + ch, x0 : x0 + cw]
+        if k == "labels":
+            d[k] = F.interpolate(crop[None, None].float(), size=(h, w), mode="nearest")[0, 0].long()
+        elif k == "flow":
+            f = F.interpolate(crop[None].float(), size=(h, w), mode="nearest")[0]
+            scale = torch.tensor([w / cw, h / ch], dtype=f.dtype).view(2, 1, 1)
+            d[k] = f * scale
+        else:
+            d[k] = F.interpolate(crop[None], size=(h, w), mode="bicubic", align_corners=False)[0].clamp_(0, 1)
     return d
 
 

@@ -43,6 +43,9 @@ class GWMConfig:
         flow_clip: clip flow to +-this many pixels (released code: 20); null: no clipping.
         flow_backend: flow cache to train on (thesis: RAFT); null: the dataset's only cached backend.
         gaps: frame gaps, one drawn per iteration (App. C.1: -2, -1, 1, 2 for DAVIS/STv2).
+        hflip: random horizontal flips of frame and flow (not in GWM; LRTL's l.3316 uses them).
+        zoom: ``[low, high]`` random zoom of frame and flow (:class:`spelke.engine.data.MotionFrames`);
+            null: none. Not in the thesis.
         motion_model: constant, affine or quadratic (thesis Table 3.2: quadratic).
         loss_form: exact (eq. 3.3), code (released code: squared weights, MSE) or ch5 (eq. 5.2).
         coords: coordinate normalisation of the motion model (released code: unit = arange/H).
@@ -72,6 +75,8 @@ class GWMConfig:
     flow_clip: float | None = 20.0
     flow_backend: str | None = None
     gaps: tuple[int, ...] = (1, -1, 2, -2)
+    hflip: bool = False
+    zoom: tuple[float, float] | None = None
     motion_model: str = "quadratic"
     loss_form: str = "exact"
     coords: str = "unit"
@@ -171,6 +176,8 @@ class FlowSupervised(TrainableMethod):
             gaps=c.gaps,
             flow_size=c.flow_size,
             flow_clip=c.flow_clip,
+            hflip=c.hflip,
+            zoom=c.zoom,
             sequences=sequences,
             seed=seed,
         )

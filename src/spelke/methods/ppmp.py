@@ -62,6 +62,11 @@ class PPMPConfig:
         flow_clip: clip flow to +-this many pixels; null: no clipping (thesis: none).
         flow_backend: flow cache to train on (thesis: ground truth for synthetic data); null: the only one.
         gaps: flow gaps, one drawn per iteration (released code: 1, 2, -1, -2).
+        hflip: random horizontal flips of frame and flow (u negated); not in the thesis (App. D.3 names
+            no augmentation), off in the paper presets.
+        zoom: ``[low, high]``: crop a random fraction in this range of each side of the frame (and of
+            its flow, whose vectors scale with the zoom) and resize it back to the input; null: no zoom.
+            Not in the thesis; off in the paper presets.
         motion_model: affine (thesis default) or translation (Table 4.3b).
         prior: covariance preset (:data:`spelke.losses.PPMP_PRIORS`); null: the model's generic prior
             (affine: Sigma = diag(0.005, 0.05, 15, 0.05, 0.005, 15), App. D.3).
@@ -94,6 +99,8 @@ class PPMPConfig:
     flow_clip: float | None = None
     flow_backend: str | None = None
     gaps: tuple[int, ...] = (1, 2, -1, -2)
+    hflip: bool = False
+    zoom: tuple[float, float] | None = None
     motion_model: str = "affine"
     prior: str | None = None
     sigma2: float = 0.5
