@@ -104,6 +104,11 @@ def test_config_presets_and_overrides():
         create_method("gwm", None, ["max_step=3"])
     with pytest.raises(ConfigError, match="must be an integer"):
         create_method("gwm", None, ["max_steps=1.5"])
+    # exponents without a dot are numbers too (YAML 1.1 alone reads "7e-4" as a string)
+    sci = create_method("gwm", "cpu", ["lr=7e-4", "flow_clip=2e1", "loss_weight=3E-2"])
+    assert (sci.config.lr, sci.config.flow_clip, sci.config.loss_weight) == (7e-4, 20.0, 0.03)
+    with pytest.raises(ConfigError, match="must be a number"):
+        create_method("gwm", None, ["lr=fast"])
     with pytest.raises(ConfigError, match="unknown preset 'fast'"):
         create_method("gwm", "fast")
     with pytest.raises(ConfigError, match="num_masks"):

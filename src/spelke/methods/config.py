@@ -104,6 +104,11 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"config field '{name}' must be an integer, got {value!r}")
         return int(value)
     if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads 7e-4 (no dot) as a string; Python reads it as a number
+            try:
+                value = float(value.strip())
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"config field '{name}' must be a number, got {value!r}")
         return float(value)
