@@ -280,7 +280,7 @@ def demo_cmd(
         Path, typer.Option("--out", help="Run directory for data, checkpoints, predictions, metrics, report.")
     ] = Path("runs/demo"),
     clips: Annotated[int, typer.Option("--clips", help="Moving ClevrTex training clips to generate.")] = 24,
-    test_clips: Annotated[int, typer.Option("--test-clips", help="Held-out clips (another seed).")] = 6,
+    test_clips: Annotated[int, typer.Option("--test-clips", help="Held-out clips (another seed).")] = 12,
     stills: Annotated[int, typer.Option("--stills", help="ClevrTex still images to test on.")] = 8,
     frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = 6,
     size: Annotated[str, typer.Option("--size", help="Frame size HxW (as in spelke generate).")] = "96x96",
