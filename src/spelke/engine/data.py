@@ -379,7 +379,7 @@ def _zoom(d: dict[str, Any], s: float, u: float, v: float) -> dict[str, Any]:
     """Crop the same fraction ``s`` of the frame from image, labels and flow (offsets ``u``, ``v`` of the
     free range) and resize each back to its grid; flow vectors grow by the zoom factor of each axis."""
     d = dict(d)
-    for k in ("image", "image_next", "labels", "flow"):
+    for k in ("image", "labels", "flow"):  # never tracks or a second frame: MotionFrames refuses those
         if k not in d:
             continue
         x = torch.as_tensor(d[k])
