@@ -121,6 +121,7 @@ def test_motion_frames_zoom_scales_flow_and_refuses_tracks(tree):
     before = {tuple(v) for v in np.round(a["flow"].reshape(2, -1).T.numpy(), 4).tolist()}
     after = {tuple(v) for v in np.round(b["flow"].reshape(2, -1).T.numpy() / 2, 4).tolist()}
     assert after <= before and len(after) >= 1
+    assert any(v != (0.0, 0.0) for v in after)  # the crop holds motion, so the doubling is tested
     assert not torch.equal(a["image"], b["image"])
     with pytest.raises(ConfigError, match="does not transform point tracks"):
         MotionFrames(

@@ -91,10 +91,16 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"config field '{name}' must be a mapping, got {value!r}")
         return dict(value)
     if hint in (bool, int, float) and isinstance(value, str):
+        text = value.strip()
         try:
-            value = yaml.safe_load(value.strip())
+            value = yaml.safe_load(text)
         except yaml.YAMLError:
             pass
+        if hint is float and isinstance(value, str):  # YAML 1.1 reads 7e-4 (no dot) as a string
+            try:
+                value = float(text)
+            except ValueError:
+                pass
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -104,11 +110,6 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"config field '{name}' must be an integer, got {value!r}")
         return int(value)
     if hint is float:
-        if isinstance(value, str):  # YAML 1.1 reads 7e-4 (no dot) as a string; Python reads it as a number
-            try:
-                value = float(value.strip())
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"config field '{name}' must be a number, got {value!r}")
         return float(value)
