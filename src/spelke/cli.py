@@ -583,6 +583,8 @@ def _rich_progress(description: str):
         "  spelke generate clevrtex --variant full --num 50000 --samples 512 --shard 3/100 --out data "
         "(the paper's set, one of 100 array tasks)\n\n"
         "  spelke generate moving-clevrtex --num 20 --frames 24 --size 128x128 --out data/mct\n\n"
+        "  spelke generate moving-clevrtex --num 20 --frames 16 --size 96x96 --camera-rotation 1 --out data/mct-cam"
+        " (a turning camera)\n\n"
         "  spelke generate --list-materials --out docs/images"
     ),
 )
@@ -621,6 +623,14 @@ def generate_cmd(
     num_objects: Annotated[
         int | None, typer.Option("--num-objects", help="Fix the object count (default: uniform 3..10).")
     ] = None,
+    camera_rotation: Annotated[
+        float,
+        typer.Option(
+            "--camera-rotation",
+            help="Video: the camera turns about its own centre, up to this many degrees per frame about "
+            "each axis (drawn per clip); 0 = a static camera (the thesis).",
+        ),
+    ] = 0.0,
     shadow_samples: Annotated[
         int, typer.Option("--shadow-samples", help="Samples of the shadow-free render (0: no shadow map).")
     ] = 8,
@@ -660,6 +670,9 @@ def generate_cmd(
     t0 = time.perf_counter()
     if dataset == "clevrtex":
         from spelke.synth.generate import GenerateConfig, dataset_dir, generate_images
+
+        if camera_rotation:
+            raise ConfigError("--camera-rotation moves the camera of a clip; stills (clevrtex) have no frames")
         from spelke.synth.variants import get_variant
 
         cfg = GenerateConfig(
@@ -695,6 +708,7 @@ def generate_cmd(
             seed=seed,
             gaps=gap_list,
             num_objects=num_objects,
+            camera_rotation=camera_rotation,
         )
         prog, update = _rich_progress(dataset)
         with prog:

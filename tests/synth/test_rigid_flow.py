@@ -113,3 +113,39 @@ def test_vector_pass_convention():
     fw, bw = vector_pass_to_flow(v)
     assert np.all(fw[0] == 3.0) and np.all(fw[1] == 4.0)
     assert np.all(bw[0] == -1.0) and np.all(bw[1] == -2.0)
+
+
+def test_a_turning_camera_gives_the_rotational_flow_of_its_closed_form():
+    """A camera that pans by theta about its own up axis moves every static point by the homography
+    K R^T K^-1 (no parallax: the flow does not depend on depth); at the image centre that is f tan(theta)
+    to the right. Its roll turns the image about the centre."""
+    from spelke.synth.moving import camera_poses
+
+    size = (40, 60)
+    cam = Camera.look_at((0.0, -8.0, 0.0), (0.0, 0.0, 0.0))
+    f = cam.focal_pixels(size)
+    theta = np.radians(2.0)
+    poses = camera_poses(cam, np.array([0.0, theta, 0.0]), range(-1, 3))
+    assert np.allclose(poses[0].rotation, cam.rotation)
+    for t, c in poses.items():
+        assert np.allclose(c.rotation.T @ c.rotation, np.eye(3)) and np.allclose(c.location, cam.location)
+    # constant angular velocity: each frame turns by the same relative rotation
+    rel = [poses[t].rotation.T @ poses[t + 1].rotation for t in range(-1, 2)]
+    assert np.allclose(rel[0], rel[1]) and np.allclose(rel[1], rel[2])
+    inst = np.zeros(size, np.int64)
+    ident = np.eye(4)[None]
+    flows = [
+        rigid_flow(np.full(size, d), inst, ident, ident, poses[0], poses[1]) for d in (3.0, 30.0)
+    ]
+    assert np.allclose(flows[0], flows[1], atol=1e-6)  # depth does not matter
+    # the pixel centre nearest the principal point is half a pixel right of it
+    xs = 0.5
+    expected_u = f * np.tan(np.arctan(xs / f) + theta) - xs  # the ray's angle grows by theta
+    assert flows[0][0, size[0] // 2, size[1] // 2] == pytest.approx(expected_u, rel=1e-3)
+    roll = camera_poses(cam, np.array([0.0, 0.0, np.radians(90.0)]), [0, 1])
+    fr = rigid_flow(np.full(size, 5.0), inst, ident, ident, roll[0], roll[1])
+    # a quarter turn of the camera about its viewing axis (+z points backwards) turns the image a quarter
+    # turn the other way: (dx, dy) from the centre -> (-dy, dx) in image coordinates (y down)
+    y0, x0 = 5, 10
+    dx, dy = x0 + 0.5 - size[1] / 2, y0 + 0.5 - size[0] / 2
+    assert fr[:, y0, x0] == pytest.approx([-dy - dx, dx - dy], abs=1e-6)

@@ -358,6 +358,7 @@ class Renderer:
         self.objects: list[Any] = []
         self.ground: Any = None
         self.lights: dict[str, Any] = {}
+        self.camera: Any = None
 
     # -- setup ----------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -448,6 +449,7 @@ class Renderer:
         sc.collection.objects.link(cam)
         cam.matrix_world = _matrix(spec.camera().matrix_world())
         sc.camera = cam
+        self.camera = cam
 
         for name, loc in spec.lights.items():
             light = bpy.data.lights.new(name, "AREA")
@@ -581,6 +583,18 @@ class Renderer:
                 for fc in obj.animation_data.action.fcurves:
                     for kp in fc.keyframe_points:
                         kp.interpolation = "LINEAR" if fc.data_path == "location" else "CONSTANT"
+
+    def animate_camera(self, poses: dict[int, np.ndarray]) -> None:
+        """Keyframe the camera at each frame in ``poses`` (frame -> (4, 4) world-from-camera matrix).
+
+        Rendering and the vector pass only look at whole frames, where the keys hold exactly; rotations
+        are keyed as quaternions so no Euler decomposition can flip between frames."""
+        cam = self.camera
+        cam.rotation_mode = "QUATERNION"
+        for frame, m in sorted(poses.items()):
+            cam.matrix_world = _matrix(np.asarray(m, dtype=np.float64))
+            cam.keyframe_insert("location", frame=frame)
+            cam.keyframe_insert("rotation_quaternion", frame=frame)
 
     def simulate(self, last_frame: int) -> np.ndarray:
         """Step frames 0..last_frame in order; returns (last_frame + 1, K + 1, 4, 4) world-from-object

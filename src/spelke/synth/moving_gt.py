@@ -15,6 +15,8 @@ The rule (docs/data.md, docs/fidelity.md):
 * An object's displacement on frame t is the median magnitude of the ground-truth flow over its visible
   pixels, the larger of the forward (t→t+1) and backward (t→t-1) flows. A candidate moves when this
   exceeds ``threshold_px`` (default 0.5 px): sub-pixel settling of resting bodies does not count.
+  When the camera turns (``meta["camera_frames"]``), the displacement is that of the object's own motion:
+  the exact flow with the camera held at frame t's pose, recomputed from the metadata.
 * ``rule="clip"`` (default): an object that moves on any frame of the clip is kept on *every* frame where
   it is visible, including after a pushed object has come to rest — it is a Spelke object the clip's
   motion reveals, and DAVIS likewise keeps annotating a primary object that pauses. ``rule="frame"``
@@ -88,9 +90,14 @@ def _frames(root: Path, source: str, seq: str, n: int) -> list[Path]:
     return [root / source / seq / f"{t:05d}.png" for t in range(n)]
 
 
-def _flow(root: Path, backend: str, seq: str, t: int, gap: int) -> np.ndarray:
+def _flow(root: Path, backend: str, seq: str, t: int, gap: int, camera_moves: bool = False) -> np.ndarray:
     from spelke.data.flow_io import read_flo
+    from spelke.synth.moving import flow_between
 
+    if camera_moves:
+        # The camera's own motion is not the object's: measure the object's motion with the camera held
+        # still, exactly, from the metadata (whatever the flow backend).
+        return flow_between(root, seq, t, t + gap, camera="fixed")
     p = root / "flows" / backend / f"Flows_gap{gap}" / seq / f"{t:05d}.flo"
     if p.is_file():
         return read_flo(p)
@@ -99,8 +106,6 @@ def _flow(root: Path, backend: str, seq: str, t: int, gap: int) -> np.ndarray:
             f"{p} is missing: compute the flow cache first (spelke flow), use flow_backend='gt', or pass "
             "threshold_px=None to decide from the metadata alone"
         )
-    from spelke.synth.moving import flow_between
-
     try:
         return flow_between(root, seq, t, t + gap)
     except (KeyError, DataLayoutError, FileNotFoundError) as e:
@@ -156,7 +161,7 @@ def moving_objects(
             for gap in (1, -1):
                 if 0 <= t + gap < n:
                     for i, v in object_displacements(
-                        labels[t], _flow(root, flow_backend, seq, t, gap)
+                        labels[t], _flow(root, flow_backend, seq, t, gap, "camera_frames" in meta)
                     ).items():
                         d[i] = max(d.get(i, 0.0), v)
             disp.append(d)
