@@ -672,7 +672,9 @@ def generate_cmd(
         from spelke.synth.generate import GenerateConfig, dataset_dir, generate_images
 
         if camera_rotation:
-            raise ConfigError("--camera-rotation moves the camera of a clip; stills (clevrtex) have no frames")
+            raise ConfigError(
+                "--camera-rotation moves the camera of a clip; stills (clevrtex) have no frames"
+            )
         from spelke.synth.variants import get_variant
 
         cfg = GenerateConfig(

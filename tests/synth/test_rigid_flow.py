@@ -134,9 +134,7 @@ def test_a_turning_camera_gives_the_rotational_flow_of_its_closed_form():
     assert np.allclose(rel[0], rel[1]) and np.allclose(rel[1], rel[2])
     inst = np.zeros(size, np.int64)
     ident = np.eye(4)[None]
-    flows = [
-        rigid_flow(np.full(size, d), inst, ident, ident, poses[0], poses[1]) for d in (3.0, 30.0)
-    ]
+    flows = [rigid_flow(np.full(size, d), inst, ident, ident, poses[0], poses[1]) for d in (3.0, 30.0)]
     assert np.allclose(flows[0], flows[1], atol=1e-6)  # depth does not matter
     # the pixel centre nearest the principal point is half a pixel right of it
     xs = 0.5
