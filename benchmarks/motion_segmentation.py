@@ -27,7 +27,9 @@ Rows, each over ``--seeds`` (mean and sample standard deviation):
   model (Table 3.2), and LRTL with all terms vs the flow term only (Table 5.4), each pair trained the same
   way (``--set`` applies a smaller budget to both members of a pair).
 
-Prints one JSON object and writes it, with a Markdown table, under ``--out``.
+Prints one JSON object and writes it, with a Markdown table, under ``--out``. ``--gather RUN ...``
+trains nothing: it merges the ``results.json`` of runs made one seed at a time (e.g. two at a time on
+two cores) into one table, each row over the seeds of all runs.
 
     .venv/bin/python benchmarks/motion_segmentation.py --train data/mct96_train --test data/mct96_test \\
         --out runs/results --seeds 0 1 2 --flows gt dis --ablations
@@ -164,8 +166,14 @@ def flow_baselines(test: Path, flow: str, out: Path) -> dict[str, dict[str, floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", type=Path, required=True)
-    ap.add_argument("--test", type=Path, required=True)
+    ap.add_argument("--train", type=Path)
+    ap.add_argument("--test", type=Path)
+    ap.add_argument(
+        "--gather",
+        type=Path,
+        nargs="+",
+        help="merge the results.json of these run folders into one table under --out (trains nothing)",
+    )
     ap.add_argument("--out", type=Path, default=Path("runs/results"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--flows", nargs="+", default=["gt", "dis"])
@@ -181,6 +189,14 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.gather:
+        results = gather(args.gather)
+        write_json(args.out / "results.json", results)
+        (args.out / "results.md").write_text(markdown(results))
+        print(markdown(results), end="")
+        return
+    if args.train is None or args.test is None:
+        ap.error("--train and --test are required (or --gather RUN ... to merge finished runs)")
     args.ablations = args.ablations or args.ablations_only
     if args.threads:
         import torch
@@ -250,6 +266,42 @@ def main() -> None:
     write_json(out / "results.json", results)
     (out / "results.md").write_text(markdown(results))
     print(json.dumps(results, indent=1, default=float))
+
+
+def gather(runs: list[Path]) -> dict[str, Any]:
+    """One results object from several runs' ``results.json``: trained rows pool their seeds (a seed met
+    twice is refused), rows that train nothing (baselines) must agree between runs."""
+    import json
+
+    merged: dict[str, Any] = {"gathered_from": [str(r) for r in runs], "rows": {}}
+    pooled: dict[str, list[dict[str, Any]]] = {}
+    seeds: dict[str, list[int]] = {}
+    for run in runs:
+        path = Path(run) / "results.json"
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: is {run} a finished run of this benchmark?")
+        res = json.loads(path.read_text())
+        for key in ("test", "tta"):
+            if merged.setdefault(key, res.get(key)) != res.get(key):
+                raise SystemExit(
+                    f"{run} has {key}={res.get(key)!r}, the others {merged[key]!r}: not one table"
+                )
+        for label, row in res["rows"].items():
+            if "per_seed" not in row:  # a baseline: the same numbers in every run
+                if merged["rows"].setdefault(label, row) != row:
+                    raise SystemExit(f"baseline {label!r} differs between runs: were they on the same data?")
+                continue
+            if label == "untrained network" and label in pooled:
+                if any(s in seeds[label] for s in res["seeds"]):
+                    continue  # every run scores the untrained network of its own seed
+            if any(s in seeds.get(label, []) for s in res["seeds"]):
+                raise SystemExit(f"{label!r}: seed(s) {res['seeds']} met twice in {runs}")
+            pooled.setdefault(label, []).extend(row["per_seed"])
+            seeds.setdefault(label, []).extend(res["seeds"])
+            merged["rows"][label] = None  # keeps the order of first appearance
+    for label, per_seed in pooled.items():
+        merged["rows"][label] = {"per_seed": per_seed, "seeds": seeds[label], **summarise_seeds(per_seed)}
+    return merged
 
 
 def markdown(results: dict[str, Any]) -> str:
