@@ -23,6 +23,8 @@ Rows, each over ``--seeds`` (mean and sample standard deviation):
 * ``untrained``: the ``cpu`` U-Net with random weights, through the same merge;
 * ``flow-threshold`` / ``kmeans-flow``: Otsu threshold of the median-subtracted flow magnitude, and
   two-cluster K-means on flow — both **see flow at test time** (the networks see one RGB frame);
+* ``flow-threshold, quadratic camera removed``: the same threshold after subtracting GWM's quadratic
+  motion model fitted robustly to the whole frame (a hand-made camera compensation; it also sees flow);
 * ablations (``--ablations``, or ``--ablations-only``): GWM with the quadratic vs the constant motion
   model (Table 3.2), and LRTL with all terms vs the flow term only (Table 5.4), each pair trained the same
   way (``--set`` applies a smaller budget to both members of a pair).
@@ -153,6 +155,10 @@ def flow_baselines(test: Path, flow: str, out: Path) -> dict[str, dict[str, floa
     for name, fn in (
         ("flow-threshold", lambda f: flow_threshold(f)),
         ("kmeans-flow", lambda f: kmeans_flow_binary(f, 0)),
+        (
+            "flow-threshold, quadratic camera removed",
+            lambda f: flow_threshold(f, background="quadratic"),
+        ),
     ):
         pred = out / f"{name}-{flow}" / "predictions"
         for seq in ds.sequences:
