@@ -230,9 +230,11 @@ def segment(
                     continue
                 feats = _merge_features(m, torch.as_tensor(img)[None])
                 merged = spectral_merge(probs.numpy(), feats, foreground=m.config.foreground)
-                fg = merged.masks[0, 1] > 0.5
                 comp = probs[0].argmax(0).numpy().astype(np.int64) + 1
                 two = (merged.masks[0].argmax(0) + 1).astype(np.int64)
+                # the foreground is the merged cluster 2 exactly (not "> 0.5", which rounding can split
+                # from the argmax where the two merged masks are both near one half)
+                fg = two == 2
                 write_label_map(out / "predictions-components" / seq / f"{name}.png", comp)
                 write_label_map(out / "predictions-merged" / seq / f"{name}.png", two)
                 if soft:
