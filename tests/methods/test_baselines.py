@@ -57,7 +57,9 @@ def test_quadratic_background_removes_a_turning_camera(rng):
     h, w = 64, 80
     ys, xs = np.meshgrid(np.linspace(-1, 1, h), np.linspace(-1, 1, w), indexing="ij")
     # pan + tilt + roll of a camera, small-angle rotational flow (in pixels, focal length ~ 1 in these units)
-    camera = np.stack([2.0 * (1 + xs**2) - 0.5 * xs * ys + 3.0 * ys, 0.5 * (1 + ys**2) - 2.0 * xs * ys - 3.0 * xs])
+    camera = np.stack(
+        [2.0 * (1 + xs**2) - 0.5 * xs * ys + 3.0 * ys, 0.5 * (1 + ys**2) - 2.0 * xs * ys - 3.0 * xs]
+    )
     flow, sq = moving_square_flow(rng, camera=(0.0, 0.0), noise=0.0)
     flow = flow + camera
     fit = quadratic_background(flow)
