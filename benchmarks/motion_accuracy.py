@@ -33,7 +33,10 @@ Generates (or reuses: generation is resumable) a small Moving ClevrTex set with
 Prints one JSON object (the data folder and progress go to stderr).
 
     .venv/bin/python benchmarks/motion_accuracy.py [--data DIR] [--num 4] [--frames 12] [--size 128x128]
-        [--samples 16] [--seed 0]
+        [--samples 16] [--seed 0] [--camera-rotation 0]
+
+``--camera-rotation DEG`` renders the clips with a turning camera (docs/synth.md); the exact tracks
+then follow each frame's camera.
 """
 
 from __future__ import annotations
@@ -54,8 +57,14 @@ import numpy as np
 from spelke.data import create_dataset
 from spelke.motion import create_flow_backend
 from spelke.motion.tracks import create_tracker, query_grid
-from spelke.synth.camera import Camera
-from spelke.synth.moving import VideoConfig, flow_between, generate_videos, is_finished, sequence_name
+from spelke.synth.moving import (
+    VideoConfig,
+    clip_cameras,
+    flow_between,
+    generate_videos,
+    is_finished,
+    sequence_name,
+)
 from spelke.synth.outputs import read_depth
 
 #: The flow backends compared (name, options); zero flow is added as a reference.
@@ -82,9 +91,23 @@ def log(*args: Any) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def make_data(out: Path, num: int, frames: int, size: tuple[int, int], samples: int, seed: int) -> list[str]:
+def make_data(
+    out: Path,
+    num: int,
+    frames: int,
+    size: tuple[int, int],
+    samples: int,
+    seed: int,
+    camera_rotation: float = 0.0,
+) -> list[str]:
     config = VideoConfig(
-        dataset="moving-clevrtex", num=num, frames=frames, size=size, samples=samples, seed=seed
+        dataset="moving-clevrtex",
+        num=num,
+        frames=frames,
+        size=size,
+        samples=samples,
+        seed=seed,
+        camera_rotation=camera_rotation,
     )
     todo = [i for i in range(num) if not is_finished(out, sequence_name(i))]
     t0 = time.perf_counter()
@@ -96,15 +119,6 @@ def make_data(out: Path, num: int, frames: int, size: tuple[int, int], samples: 
     else:
         generate_videos(config, out)  # checks the manifest, renders nothing
     return [sequence_name(i) for i in range(num)]
-
-
-def _camera(meta: dict[str, Any]) -> Camera:
-    return Camera(
-        rotation=np.asarray(meta["camera"]["matrix_world"])[:3, :3],
-        location=np.asarray(meta["camera"]["location"]),
-        lens=meta["camera"]["lens_mm"],
-        sensor=meta["camera"]["sensor_mm"],
-    )
 
 
 def _transforms(meta: dict[str, Any]) -> np.ndarray:
@@ -128,14 +142,16 @@ def exact_tracks(
     n = int(meta["num_frames"])
     size = tuple(int(v) for v in meta["image_size"])
     h, w = size
-    cam, mats = _camera(meta), _transforms(meta)
+    cams, mats = clip_cameras(meta), _transforms(meta)  # the camera of every frame (it may turn)
     depth = [read_depth(root / "Depth" / seq / f"{t:05d}.png") for t in range(n)]
     inst = [ds.labels(seq, t) for t in range(n)]
     p = query_grid(size, stride).astype(np.float64)
     xi, yi = p[:, 0].astype(np.int64), p[:, 1].astype(np.int64)
     d0, ids = depth[query_frame][yi, xi].astype(np.float64), inst[query_frame][yi, xi]
     hit = np.isfinite(d0)
-    world = cam.unproject(p + 0.5, np.where(hit, d0, 1.0), size)  # the camera model's centres sit at +0.5
+    world = cams[query_frame].unproject(
+        p + 0.5, np.where(hit, d0, 1.0), size
+    )  # the camera model's centres sit at +0.5
     xy = np.zeros((n, len(p), 2))
     vis = np.zeros((n, len(p)), bool)
     for t in range(n):
@@ -143,7 +159,7 @@ def exact_tracks(
         motion[0] = np.eye(4)
         m = motion[ids]
         moved = np.einsum("nij,nj->ni", m[:, :3, :3], world) + m[:, :3, 3]
-        uv, z = cam.project(moved, size)
+        uv, z = cams[t].project(moved, size)
         pos = np.where(hit[:, None], uv - 0.5, p)
         inside = (pos[:, 0] >= 0) & (pos[:, 0] <= w - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= h - 1)
         tx = np.clip(np.rint(pos[:, 0]).astype(np.int64), 0, w - 1)
@@ -321,12 +337,18 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stride", type=int, default=4, help="query grid stride of the tracks (LRTL: 4)")
+    ap.add_argument(
+        "--camera-rotation",
+        type=float,
+        default=0.0,
+        help="the camera turns up to this many degrees per frame",
+    )
     args = ap.parse_args()
     h, w = (int(v) for v in args.size.lower().split("x"))
     data = args.data or Path(tempfile.mkdtemp(prefix="spelke-motion-accuracy-"))
     log(f"data: {data}")
     t0 = time.perf_counter()
-    seqs = make_data(data, args.num, args.frames, (h, w), args.samples, args.seed)
+    seqs = make_data(data, args.num, args.frames, (h, w), args.samples, args.seed, args.camera_rotation)
     t_data = time.perf_counter() - t0
     ds = create_dataset("moving-clevrtex", root=data)
 
@@ -359,6 +381,7 @@ def main() -> None:
             "size": [h, w],
             "samples": args.samples,
             "seed": args.seed,
+            "camera_rotation": args.camera_rotation,
             "scenarios": [ds.meta(s)["scenario"] for s in seqs],
             "objects": [len(ds.meta(s)["objects"]) for s in seqs],
             "moving_objects": [len(moving_ids(ds.meta(s), 0, args.frames - 1)) for s in seqs],
