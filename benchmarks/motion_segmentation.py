@@ -218,6 +218,7 @@ def main() -> None:
         "test": str(args.test),
         "seeds": args.seeds,
         "tta": args.tta,
+        "set": list(args.set),
         "rows": {},
     }
     rows = results["rows"]
@@ -276,18 +277,19 @@ def main() -> None:
 
 def gather(runs: list[Path]) -> dict[str, Any]:
     """One results object from several runs' ``results.json``: trained rows pool their seeds (a seed met
-    twice is refused), rows that train nothing (baselines) must agree between runs."""
+    twice is refused, except the untrained network, which every run scores for its own seeds and which
+    must then agree), rows that train nothing (baselines) must agree between runs, and so must the
+    training and test data, the adaptation steps and the ``--set`` overrides."""
     import json
 
     merged: dict[str, Any] = {"gathered_from": [str(r) for r in runs], "rows": {}}
-    pooled: dict[str, list[dict[str, Any]]] = {}
-    seeds: dict[str, list[int]] = {}
+    pooled: dict[str, dict[int, dict[str, Any]]] = {}
     for run in runs:
         path = Path(run) / "results.json"
         if not path.is_file():
             raise SystemExit(f"{path} is missing: is {run} a finished run of this benchmark?")
         res = json.loads(path.read_text())
-        for key in ("test", "tta"):
+        for key in ("train", "test", "tta", "set"):
             if merged.setdefault(key, res.get(key)) != res.get(key):
                 raise SystemExit(
                     f"{run} has {key}={res.get(key)!r}, the others {merged[key]!r}: not one table"
@@ -297,16 +299,18 @@ def gather(runs: list[Path]) -> dict[str, Any]:
                 if merged["rows"].setdefault(label, row) != row:
                     raise SystemExit(f"baseline {label!r} differs between runs: were they on the same data?")
                 continue
-            if label == "untrained network" and label in pooled:
-                if any(s in seeds[label] for s in res["seeds"]):
-                    continue  # every run scores the untrained network of its own seed
-            if any(s in seeds.get(label, []) for s in res["seeds"]):
-                raise SystemExit(f"{label!r}: seed(s) {res['seeds']} met twice in {runs}")
-            pooled.setdefault(label, []).extend(row["per_seed"])
-            seeds.setdefault(label, []).extend(res["seeds"])
-            merged["rows"][label] = None  # keeps the order of first appearance
-    for label, per_seed in pooled.items():
-        merged["rows"][label] = {"per_seed": per_seed, "seeds": seeds[label], **summarise_seeds(per_seed)}
+            merged["rows"].setdefault(label, None)  # keeps the order of first appearance
+            seen = pooled.setdefault(label, {})
+            for seed, entry in zip(res["seeds"], row["per_seed"], strict=True):
+                if seed not in seen:
+                    seen[seed] = entry
+                elif label != "untrained network":
+                    raise SystemExit(f"{label!r}: seed {seed} met twice in {[str(r) for r in runs]}")
+                elif seen[seed] != entry:
+                    raise SystemExit(f"untrained network, seed {seed}: two runs disagree")
+    for label, by_seed in pooled.items():
+        per_seed = [by_seed[s] for s in sorted(by_seed)]
+        merged["rows"][label] = {"per_seed": per_seed, "seeds": sorted(by_seed), **summarise_seeds(per_seed)}
     return merged
 
 

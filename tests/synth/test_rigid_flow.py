@@ -136,6 +136,8 @@ def test_a_turning_camera_gives_the_rotational_flow_of_its_closed_form():
     ident = np.eye(4)[None]
     flows = [rigid_flow(np.full(size, d), inst, ident, ident, poses[0], poses[1]) for d in (3.0, 30.0)]
     assert np.allclose(flows[0], flows[1], atol=1e-6)  # depth does not matter
+    sky = rigid_flow(np.full(size, np.inf), inst, ident, ident, poses[0], poses[1])
+    assert np.allclose(sky, flows[0], atol=1e-4)  # nor at infinity: the sky turns with the camera
     # the pixel centre nearest the principal point is half a pixel right of it
     xs = 0.5
     expected_u = f * np.tan(np.arctan(xs / f) + theta) - xs  # the ray's angle grows by theta

@@ -42,6 +42,9 @@ __all__ = [
 
 Background = Literal["median", "quadratic", "none"]
 
+#: Otsu's threshold is never below this (pixels): flow that a fit explains to rounding is not motion.
+MIN_MOTION_PX = 1e-3
+
 
 def _flow(flow: Any) -> np.ndarray:
     f = np.asarray(flow.detach().cpu().numpy() if hasattr(flow, "detach") else flow, np.float64)
@@ -116,8 +119,8 @@ def flow_threshold(
 
     Args:
         flow: (2, H, W) in pixels.
-        method: ``"otsu"`` (default): Otsu's threshold on the magnitude; a number: a fixed threshold in
-            pixels.
+        method: ``"otsu"`` (default): Otsu's threshold on the magnitude, at least
+            ``MIN_MOTION_PX`` (1e-3 px); a number: a fixed threshold in pixels.
         background: ``"median"`` subtracts the median flow first (removes a translating camera);
             ``"quadratic"`` subtracts the robustly fitted quadratic motion of the frame (removes a
             turning camera too, :func:`quadratic_background`); ``"none"`` thresholds the raw magnitude.
@@ -134,7 +137,8 @@ def flow_threshold(
     if isinstance(method, str):
         if method != "otsu":
             raise ConfigError(f"method must be 'otsu' or a threshold in pixels; got {method!r}")
-        t = otsu_threshold(mag)
+        # Otsu splits any spread, even rounding noise; a relative motion below MIN_MOTION_PX is none
+        t = max(otsu_threshold(mag), MIN_MOTION_PX)
     else:
         t = float(method)
     return mag > t

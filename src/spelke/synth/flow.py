@@ -29,7 +29,8 @@ def rigid_flow(
     """Exact flow (2, H, W) in pixels from the frame of ``depth``/``instance`` to another frame.
 
     Args:
-        depth: (H, W) depth along the camera axis (inf where nothing is hit: flow 0 there).
+        depth: (H, W) depth along the camera axis (inf where nothing is hit: flow 0 there, or the
+            rotation-only flow of points at infinity when the camera turns).
         instance: (H, W) ids: 0 = static background, ``i`` = object ``i``.
         src: (K+1, 4, 4) world-from-object matrices at the source frame; row 0 (the background) is unused.
         dst: the same at the target frame.
@@ -50,14 +51,17 @@ def rigid_flow(
     cam_dst = camera_dst or camera
     uv = camera.pixel_grid(size)
     hit = np.isfinite(depth)
-    world = camera.unproject(uv, np.where(hit, depth, 1.0), size)
+    # Where nothing is hit (the sky, at infinity) only the camera's turn moves the image: a point very
+    # far along the pixel's ray stands in for the point at infinity.
+    turns = not np.allclose(cam_dst.rotation, camera.rotation)
+    world = camera.unproject(uv, np.where(hit, depth, 1e9 if turns else 1.0), size)
     # Per-id motion M_dst M_src^-1 (identity for the static background).
     motion = dst @ np.linalg.inv(src)
     motion[0] = np.eye(4)
     m = motion[inst]  # (H, W, 4, 4)
     moved = np.einsum("hwij,hwj->hwi", m[..., :3, :3], world) + m[..., :3, 3]
     uv2, _ = cam_dst.project(moved, size)
-    flow = np.where(hit[..., None], uv2 - uv, 0.0)
+    flow = np.where(hit[..., None] | turns, uv2 - uv, 0.0)
     return np.ascontiguousarray(flow.transpose(2, 0, 1)).astype(np.float32)
 
 
