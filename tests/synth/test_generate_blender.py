@@ -242,6 +242,10 @@ def test_cli_generate_and_errors(tmp_path, capsys):
         main(["generate", "moving-clevrtex", "--frames", "3", "--gaps", "1,5", "--out", str(tmp_path)]) == 2
     )
     assert "gaps" in capsys.readouterr().err
+    assert main(["generate", "clevrtex", "--camera-rotation", "1", "--out", str(tmp_path)]) == 2
+    assert "stills" in capsys.readouterr().err
+    assert main(["generate", "moving-clevr", "--camera-rotation", "45", "--out", str(tmp_path)]) == 2
+    assert "degrees per frame" in capsys.readouterr().err
 
 
 def test_missing_bpy_names_the_extra(monkeypatch):
