@@ -149,9 +149,8 @@ def exact_tracks(
     xi, yi = p[:, 0].astype(np.int64), p[:, 1].astype(np.int64)
     d0, ids = depth[query_frame][yi, xi].astype(np.float64), inst[query_frame][yi, xi]
     hit = np.isfinite(d0)
-    world = cams[query_frame].unproject(
-        p + 0.5, np.where(hit, d0, 1.0), size
-    )  # the camera model's centres sit at +0.5
+    # the camera model's pixel centres sit at +0.5
+    world = cams[query_frame].unproject(p + 0.5, np.where(hit, d0, 1.0), size)
     xy = np.zeros((n, len(p), 2))
     vis = np.zeros((n, len(p)), bool)
     for t in range(n):

@@ -670,12 +670,12 @@ def generate_cmd(
     t0 = time.perf_counter()
     if dataset == "clevrtex":
         from spelke.synth.generate import GenerateConfig, dataset_dir, generate_images
+        from spelke.synth.variants import get_variant
 
         if camera_rotation:
             raise ConfigError(
                 "--camera-rotation moves the camera of a clip; stills (clevrtex) have no frames"
             )
-        from spelke.synth.variants import get_variant
 
         cfg = GenerateConfig(
             variant=variant,
