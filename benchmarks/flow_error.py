@@ -22,6 +22,7 @@ import numpy as np
 from spelke.data.flow_io import read_flo
 from spelke.data.io import read_json, read_label_map
 from spelke.synth.moving import flow_between, flow_path
+from spelke.synth.moving_gt import object_displacements
 
 
 def main() -> None:
@@ -44,8 +45,7 @@ def main() -> None:
             gt = read_flo(flow_path(root, args.gap, seq, t))
             moving = read_label_map(root / "AnnotationsMoving" / seq / f"{t:05d}.png")
             still = flow_between(root, seq, t, t + args.gap, camera="fixed")
-            for i in np.unique(moving[moving > 0]):
-                own.append(float(np.median(np.hypot(*still[:, moving == i]))))
+            own.extend(object_displacements(moving, still).values())
             for b in args.backends:
                 path = flow_path(root, args.gap, seq, t, backend=b)
                 if not path.is_file():

@@ -52,9 +52,9 @@ def rigid_flow(
     uv = camera.pixel_grid(size)
     hit = np.isfinite(depth)
     # Where nothing is hit (the sky, at infinity) only the camera's turn moves the image: a point very
-    # far along the pixel's ray stands in for the point at infinity.
+    # far along the pixel's ray stands in for the point at infinity (its flow is kept when the camera turns).
     turns = not np.allclose(cam_dst.rotation, camera.rotation)
-    world = camera.unproject(uv, np.where(hit, depth, 1e9 if turns else 1.0), size)
+    world = camera.unproject(uv, np.where(hit, depth, 1e9), size)
     # Per-id motion M_dst M_src^-1 (identity for the static background).
     motion = dst @ np.linalg.inv(src)
     motion[0] = np.eye(4)
